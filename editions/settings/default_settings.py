@@ -1,0 +1,52 @@
+"""Every default setting of editions, in one place.
+
+Each name here can be overridden by an environment variable of the same name
+with the ``EDITIONS_`` prefix (``DATABASE_URL`` -> ``EDITIONS_DATABASE_URL``).
+Durations are in seconds, sizes in bytes.
+"""
+
+# --- storage -----------------------------------------------------------------
+DATABASE_URL = "sqlite:///editions.db"
+# SQLite waits this long for a competing writer before 'database is locked'.
+SQLITE_BUSY_TIMEOUT = 30.0
+# zstd level for raw captures; 3 is zstd's own default: fast, good ratio.
+CAPTURE_COMPRESSION_LEVEL = 3
+
+# --- sources -----------------------------------------------------------------
+SOURCES = "schedules/sources.toml"
+
+# --- fetching ----------------------------------------------------------------
+USER_AGENT = "editions/0.1 (+https://github.com/editions-archive/editions; news archive bot)"
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 20.0
+# Wall-clock limit for one response, including slow-drip bodies.
+TOTAL_TIMEOUT = 60.0
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_REDIRECTS = 5
+MAX_RETRIES = 3
+RETRY_BACKOFF = 1.0
+# Never sleep longer than this for one retry, whatever Retry-After asks.
+RETRY_MAX_WAIT = 30.0
+# Minimum delay between two requests to one host (robots crawl-delay may raise it).
+HOST_DELAY = 1.0
+ROBOTS_ENABLED = True
+ROBOTS_CACHE_SECONDS = 3600.0
+# Private, loopback, link-local and reserved targets are refused unless this is set
+# (tests and the offline demo set it).
+ALLOW_PRIVATE_ADDRESSES = False
+
+# --- discovery -----------------------------------------------------------------
+MAX_LINKS_PER_SOURCE = 500
+MAX_SITEMAP_DEPTH = 3
+
+# --- revisits ----------------------------------------------------------------
+# (article age in seconds up to which the interval applies, seconds between checks)
+REVISIT_SCHEDULE = "3600:900,21600:1800,86400:3600,259200:21600,604800:86400"
+# Articles older than this (since first seen) are no longer revisited.
+REVISIT_MAX_AGE = 14 * 86400
+REVISIT_BATCH = 200
+# After this many failed fetches in a row an article is marked failed.
+MAX_ARTICLE_FAILURES = 5
+
+# --- distributed mode (issue 3) ------------------------------------------------
+BROKER_URL = ""

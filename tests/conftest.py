@@ -1,0 +1,125 @@
+"""Shared fixtures: a real local HTTP site, the shared corpus, and real databases.
+
+Postgres and Redis are real servers. On a developer machine without them the
+tests that need them skip with a message; under CI (``CI=true``) a missing
+server is an error, so a skip can never hide it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from editions.demo.site import LocalSite
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("EDITIONS_SHARED_DIR", ROOT.parent / "shared"))
+CORPUS = SHARED / "corpus"
+SEED = SHARED / "seed" / "i24news-idlib-2018.txt"
+
+POSTGRES_URL = os.environ.get(
+    "EDITIONS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("EDITIONS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _missing(what: str, why: str) -> None:
+    message = f"{what} not reachable ({why}); start it or set the EDITIONS_TEST_* URL"
+    if IN_CI:
+        pytest.fail(message + " — CI must not skip this", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _allow_private_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every test server lives on 127.0.0.1, which the fetcher refuses by default.
+    monkeypatch.setenv("EDITIONS_ALLOW_PRIVATE_ADDRESSES", "1")
+    monkeypatch.setenv("EDITIONS_HOST_DELAY", "0")
+
+
+@pytest.fixture
+def site() -> Iterator[LocalSite]:
+    with LocalSite() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not (CORPUS / "articles").is_dir():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    if not SEED.is_file():
+        pytest.skip(f"seed article not found at {SEED}")
+    return SEED.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh Postgres database for this test session, dropped afterwards."""
+    try:
+        import sqlalchemy as sa
+
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:  # any failure to connect means: no server here
+        _missing("PostgreSQL", f"{POSTGRES_URL}: {exc.__class__.__name__}: {exc}".splitlines()[0])
+    name = f"editions_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.ping()
+        client.flushdb()
+    except Exception as exc:
+        _missing("Redis", f"{REDIS_URL}: {exc}")
+    return REDIS_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs on the embedded SQLite default and on Postgres."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'archive.db'}"
+    base = request.getfixturevalue("postgres_server_url")
+    # A schema per test keeps tests independent without a database per test.
+    import sqlalchemy as sa
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'create schema "{schema}"'))
+    engine.dispose()
+    request.addfinalizer(lambda: _drop_schema(base, schema))
+    return f"{base}?options=-csearch_path%3D{schema}"
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
+    engine.dispose()
