@@ -1,0 +1,233 @@
+"""Extraction quality and speed: editions against trafilatura, newspaper4k and readability-lxml.
+
+Every tool reads the same pages of the shared corpus (``articles/`` for body text,
+title, byline and date; ``dates/`` for publication dates); predictions go to a
+temporary directory and are scored by the corpus's own ``score.py``.
+
+    python -m bench.extraction_quality [--limit N] [--json OUT] [--tools editions,trafilatura]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("EDITIONS_SHARED_DIR", ROOT.parent / "shared"))
+CORPUS = SHARED / "corpus"
+
+Prediction = dict[str, Any]
+Tool = Callable[[str, str], Prediction]
+
+
+class CorpusMissing(RuntimeError):
+    """The shared corpus (and its score.py) is not where the benchmark looks."""
+
+
+# --- the tools --------------------------------------------------------------------------
+
+
+def _editions(html: str, url: str) -> Prediction:
+    from worker.extract import ExtractionError, extract_article
+
+    try:
+        found = extract_article(html, url)
+    except ExtractionError as exc:
+        log.warning("editions could not extract %s: %s", url, exc)
+        return {"text": ""}
+    return {
+        "text": found.text,
+        "title": found.title,
+        "byline": found.byline,
+        "date": found.published.isoformat() if found.published else None,
+    }
+
+
+def _trafilatura(html: str, url: str) -> Prediction:
+    import trafilatura
+
+    return {"text": trafilatura.extract(html) or ""}
+
+
+def _newspaper(html: str, url: str) -> Prediction:
+    import newspaper
+
+    article = newspaper.Article(url)
+    article.download(input_html=html)
+    article.parse()
+    return {
+        "text": article.text or "",
+        "title": article.title or None,
+        "byline": ", ".join(article.authors) or None,
+        "date": article.publish_date.isoformat() if article.publish_date else None,
+    }
+
+
+def _readability(html: str, url: str) -> Prediction:
+    import lxml.html
+    import readability
+
+    document = readability.Document(html, url=url)
+    summary = lxml.html.fromstring(document.summary())
+    blocks = (
+        " ".join(e.text_content().split())
+        for e in summary.iter("p", "h1", "h2", "h3", "h4", "li", "pre", "blockquote", "td")
+    )
+    text = "\n".join(b for b in blocks if b) or " ".join(summary.text_content().split())
+    return {"text": text, "title": document.short_title() or None}
+
+
+TOOLS: dict[str, Tool] = {
+    "editions": _editions,
+    "trafilatura": _trafilatura,
+    "newspaper4k": _newspaper,
+    "readability-lxml": _readability,
+}
+
+
+# --- corpus and scoring -------------------------------------------------------------------
+
+
+def _pages(folder: Path, limit: int | None) -> list[tuple[str, str, str]]:
+    """(name, html, url) for each page of a corpus folder."""
+    pages = []
+    for page in sorted(p for p in folder.iterdir() if (p / "source.html").is_file()):
+        truth = json.loads((page / "ground_truth.json").read_text(encoding="utf-8"))
+        url = truth.get("url") or f"https://example.org/{page.name}/"
+        html = (page / "source.html").read_text(encoding="utf-8", errors="replace")
+        pages.append((page.name, html, url))
+    return pages[:limit] if limit else pages
+
+
+def _predict(tool: Tool, pages: list[tuple[str, str, str]], out: Path) -> list[float]:
+    out.mkdir(parents=True, exist_ok=True)
+    seconds = []
+    for name, html, url in pages:
+        started = time.perf_counter()
+        try:
+            prediction = tool(html, url)
+        except Exception as exc:  # a competitor crashing on a page scores it as empty
+            log.warning("%s failed on %s: %s: %s", tool.__name__, name, type(exc).__name__, exc)
+            prediction = {"text": ""}
+        seconds.append(time.perf_counter() - started)
+        (out / f"{name}.json").write_text(json.dumps(prediction), encoding="utf-8")
+    return seconds
+
+
+_ROW = re.compile(r"^(\S+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s")
+_META = re.compile(r"^(title|byline|date)\s+\S+\s+n=(\d+)\s+exact\s+([\d.]+)")
+
+
+def score(predictions: Path, truth: Path | None = None) -> dict[str, float]:
+    """Run the corpus's score.py on a prediction directory and parse its figures."""
+    command = [sys.executable, str(CORPUS / "score.py"), str(predictions)]
+    if truth is not None:
+        command += ["--gt", str(truth)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    figures: dict[str, float] = {}
+    for line in result.stdout.splitlines():
+        if (row := _ROW.match(line)) and row.group(1) in {"ALL", "readability"}:
+            figures["f1"], figures["precision"], figures["recall"] = map(float, row.groups()[2:])
+        elif meta := _META.match(line):
+            figures[f"{meta.group(1)}_acc"] = float(meta.group(3))
+    return figures
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def run(limit: int | None = None, tools: list[str] | None = None) -> list[dict[str, Any]]:
+    """Score each tool on the corpus; one dict of figures per tool (times in ms)."""
+    if not (CORPUS / "score.py").is_file():
+        raise CorpusMissing(f"no corpus with score.py at {CORPUS}")
+    articles = _pages(CORPUS / "articles", limit)
+    dated = _pages(CORPUS / "dates", limit)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="editions-bench-") as tmp:
+        for name in tools or list(TOOLS):
+            tool = TOOLS[name]
+            log.info("running %s on %d + %d pages", name, len(articles), len(dated))
+            seconds = _predict(tool, articles, Path(tmp) / name / "articles")
+            _predict(tool, dated, Path(tmp) / name / "dates")
+            figures: dict[str, Any] = {"tool": name, "pages": len(articles)}
+            figures.update(score(Path(tmp) / name / "articles"))
+            dates = score(Path(tmp) / name / "dates", CORPUS / "dates")
+            figures["dates_set_acc"] = dates.get("date_acc")
+            figures["median_ms"] = statistics.median(seconds) * 1000
+            figures["p95_ms"] = _percentile(seconds, 0.95) * 1000
+            results.append(figures)
+    return results
+
+
+# --- command line ---------------------------------------------------------------------------
+
+_COLUMNS = [
+    ("tool", "{:<17}"),
+    ("f1", "{:>6.3f}"),
+    ("precision", "{:>6.3f}"),
+    ("recall", "{:>6.3f}"),
+    ("title_acc", "{:>6.3f}"),
+    ("byline_acc", "{:>6.3f}"),
+    ("date_acc", "{:>6.3f}"),
+    ("dates_set_acc", "{:>6.3f}"),
+    ("median_ms", "{:>7.1f}"),
+    ("p95_ms", "{:>7.1f}"),
+]
+_HEADERS = ["tool", "F1", "P", "R", "title", "byline", "date", "dates/", "med ms", "p95 ms"]
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    """The figures as a fixed-width table ('-' where a tool gives no such field)."""
+    widths = [17, 6, 6, 6, 6, 6, 6, 6, 7, 7]
+    lines = [
+        " ".join(
+            h.rjust(w) if i else h.ljust(w)
+            for i, (h, w) in enumerate(zip(_HEADERS, widths, strict=True))
+        )
+    ]
+    for row in results:
+        cells = []
+        for (key, spec), width in zip(_COLUMNS, widths, strict=True):
+            value = row.get(key)
+            cells.append(spec.format(value) if value is not None else "-".rjust(width))
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, help="only the first N pages of each set")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--tools", help=f"comma-separated subset of {', '.join(TOOLS)}")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # The competitors log every page they struggle with; keep the table readable.
+    for noisy in ("trafilatura", "htmldate", "newspaper", "readability"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    tools = args.tools.split(",") if args.tools else None
+    unknown = set(tools or []) - set(TOOLS)
+    if unknown:
+        parser.error(f"unknown tool(s): {', '.join(sorted(unknown))}")
+    results = run(args.limit, tools)
+    print(format_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
