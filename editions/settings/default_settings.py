@@ -50,3 +50,13 @@ MAX_ARTICLE_FAILURES = 5
 
 # --- distributed mode (issue 3) ------------------------------------------------
 BROKER_URL = ""
+# A failed article fetch is retried after this delay, doubled per failure in a row.
+FAILED_FETCH_RETRY = 300.0
+FAILED_FETCH_MAX_RETRY = 6 * 3600.0
+# How often the embedded scheduler looks for articles due for a revisit.
+REVISIT_TICK = 60.0
+
+# --- discovery limits (worker/discover.py) -------------------------------------
+# A sitemap file may be at most this big once decompressed (the sitemap protocol's
+# own 50 MB limit); a gzip bomb beyond it is refused, not inflated.
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024

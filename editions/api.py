@@ -1,0 +1,378 @@
+"""The Python API: everything the CLI does, as plain functions on one object.
+
+    from editions.api import Editions
+    with Editions("sqlite:///news.db", sources_path="sources.toml") as ed:
+        report = ed.run_once()
+        for hit in ed.search('"city council" budget'):
+            print(hit["url"], hit["snippet"])
+
+The CLI (``editions.cli``) is a thin layer over this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from editions.settings import Settings, get_settings
+from schedules.revisit import RevisitPolicy
+from schedules.scheduler import Scheduler
+from schedules.sources import Source, default_sources_path, load_sources
+from storage.archive import Archive, SearchQueryError
+from worker.canonical import InvalidURL, canonicalize
+from worker.extract import extract_article
+from worker.fetch import Fetcher
+from worker.pipeline import ArticleResult, Pipeline, PollResult, ingest_article, poll_source
+from worker.version import render_diff, render_field_change, word_diff
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ArticleNotFound", "Editions", "RunReport", "SearchQueryError", "VersionNotFound"]
+
+
+class ArticleNotFound(LookupError):
+    """No archived article has this URL (as canonical URL or alias)."""
+
+
+class VersionNotFound(LookupError):
+    """The article exists but has no such version."""
+
+
+@dataclass
+class RunReport:
+    """What one pass over the sources did."""
+
+    polls: list[PollResult] = field(default_factory=list)
+    articles: list[ArticleResult] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for result in self.articles:
+            counts[result.action] = counts.get(result.action, 0) + 1
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sources": [p.as_dict() for p in self.polls],
+            "articles": [a.as_dict() for a in self.articles],
+            "counts": self.counts(),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class Editions:
+    """One archive plus its sources: the object every command works through."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        sources_path: str | os.PathLike[str] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.database_url = database_url or self.settings.DATABASE_URL
+        self.sources_path = Path(sources_path) if sources_path else None
+        self._archive: Archive | None = None
+        self._pipeline: Pipeline | None = None
+
+    # --- lifecycle -------------------------------------------------------------
+    @property
+    def archive(self) -> Archive:
+        if self._archive is None:
+            self._archive = Archive(self.database_url, settings=self.settings)
+        return self._archive
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            self._pipeline = Pipeline(
+                archive=self.archive,
+                fetcher=Fetcher(self.settings),
+                settings=self.settings,
+                revisits=RevisitPolicy.from_settings(self.settings),
+            )
+        return self._pipeline
+
+    def close(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.fetcher.close()
+        if self._archive is not None:
+            self._archive.close()
+        self._pipeline = self._archive = None
+
+    def __enter__(self) -> Editions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- sources and runs ------------------------------------------------------
+    def sources(self) -> list[Source]:
+        path = self.sources_path or default_sources_path(self.settings)
+        return load_sources(path)
+
+    def run_once(
+        self,
+        *,
+        sources: Sequence[Source] | None = None,
+        progress: Callable[[str, int | None], None] | None = None,
+    ) -> RunReport:
+        """Poll every source once, fetch the new articles, then revisit the due ones.
+
+        ``progress(label, total)`` is called before each phase and
+        ``progress("", None)`` after each item: enough for a progress bar.
+        """
+        sources = list(self.sources() if sources is None else sources)
+        self.archive.sync_sources(sources)
+        report = RunReport()
+        for source in sources:
+            report.polls.append(poll_source(self.pipeline, source))
+        due = self.archive.due_articles(
+            self.pipeline.clock(), limit=self.settings.REVISIT_BATCH * 10
+        )
+        if progress:
+            progress("articles", len(due))
+        for article in due:
+            report.articles.append(
+                ingest_article(self.pipeline, article.canonical_url, source=article.source)
+            )
+            if progress:
+                progress("", None)
+        return report
+
+    def poll_and_ingest(self, source: Source) -> RunReport:
+        """One scheduled tick of a source in the embedded mode: poll, then fetch what is new."""
+        report = RunReport(polls=[poll_source(self.pipeline, source)])
+        for url in report.polls[0].new_urls:
+            report.articles.append(ingest_article(self.pipeline, url, source=source.name))
+        return report
+
+    def revisit_due(self) -> list[ArticleResult]:
+        due = self.archive.due_articles(self.pipeline.clock(), self.settings.REVISIT_BATCH)
+        return [ingest_article(self.pipeline, a.canonical_url, source=a.source) for a in due]
+
+    def revisit(self, urls: Sequence[str] = (), *, all_articles: bool = False) -> list[ArticleResult]:
+        """Re-fetch tracked articles now, due or not."""
+        if all_articles:
+            targets = [(a["canonical_url"], a["source"]) for a in self.archive.iter_articles()]
+        else:
+            targets = []
+            for url in urls:
+                article = self._article(url)
+                targets.append((article.canonical_url, article.source))
+        return [ingest_article(self.pipeline, url, source=source) for url, source in targets]
+
+    def run_forever(self, *, revisit_every: float | None = None) -> None:
+        """The embedded scheduler: APScheduler in this process until Ctrl-C/SIGTERM."""
+        sources = self.sources()
+        self.archive.sync_sources(sources)
+        path = self.sources_path or default_sources_path(self.settings)
+        mtime = [_mtime(path)]
+
+        def changed() -> bool:
+            now = _mtime(path)
+            if now != mtime[0]:
+                mtime[0] = now
+                return True
+            return False
+
+        def reload() -> list[Source]:
+            fresh = self.sources()
+            self.archive.sync_sources(fresh)
+            return fresh
+
+        scheduler = Scheduler(
+            sources,
+            poll=self.poll_and_ingest,
+            revisit=self.revisit_due,
+            revisit_every=_seconds(revisit_every or self.settings.REVISIT_TICK),
+            first_poll_at=self._next_poll_at,
+        )
+        scheduler.run_forever(on_reload=reload, changed=changed)
+
+    def _next_poll_at(self, source: Source) -> datetime | None:
+        state = self.archive.get_source(source.name)
+        return state.next_poll_at if state else None
+
+    # --- reading the archive ---------------------------------------------------
+    def _article(self, url: str) -> Any:
+        try:
+            key = canonicalize(url)
+        except InvalidURL as exc:
+            raise ArticleNotFound(f"not a valid article URL: {url!r} ({exc})") from None
+        article = self.archive.find_article(key)
+        if article is None:
+            raise ArticleNotFound(f"no archived article at {url}")
+        return article
+
+    def search(
+        self,
+        query: str,
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        language: str | None = None,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        hits = self.archive.search(
+            query, source=source, since=since, until=until, language=language, limit=limit
+        )
+        return [
+            {
+                "url": h.url,
+                "title": h.title,
+                "snippet": h.snippet,
+                "score": round(h.score, 6),
+                "published": _iso(h.published),
+                "source": h.source,
+                "versions": h.versions,
+                "language": h.language,
+            }
+            for h in hits
+        ]
+
+    def show(self, url: str, version: int | None = None) -> dict[str, Any]:
+        article = self._article(url)
+        found = self.archive.get_version(article.id, version)
+        if found is None:
+            raise VersionNotFound(
+                f"{article.canonical_url} has versions 1..{article.latest_version}, not {version}"
+                if article.latest_version
+                else f"{article.canonical_url} has not been fetched successfully yet"
+            )
+        return {
+            "url": url,
+            "canonical_url": article.canonical_url,
+            "version": found.number,
+            "versions": article.latest_version,
+            "fetched_at": _iso(found.fetched_at),
+            "title": found.title,
+            "byline": found.byline,
+            "published": _iso(found.published),
+            "modified": _iso(found.modified),
+            "language": found.language,
+            "section": found.section,
+            "image_url": found.image_url,
+            "change": found.change,
+            "text": found.text,
+        }
+
+    def history(self, url: str) -> dict[str, Any]:
+        article = self._article(url)
+        return {
+            "url": url,
+            "canonical_url": article.canonical_url,
+            "aliases": self.archive.aliases(article.id),
+            "source": article.source,
+            "status": article.status,
+            "first_seen_at": _iso(article.first_seen_at),
+            "next_check_at": _iso(article.next_check_at),
+            "versions": [
+                {
+                    "version": v.number,
+                    "fetched_at": _iso(v.fetched_at),
+                    "title": v.title,
+                    "byline": v.byline,
+                    "text_sha256": v.text_sha256,
+                    "words_added": v.words_added,
+                    "words_removed": v.words_removed,
+                    "change": v.change,
+                }
+                for v in self.archive.versions(article.id)
+            ],
+        }
+
+    def diff(
+        self,
+        url: str,
+        *,
+        from_version: int | None = None,
+        to_version: int | None = None,
+        color: bool = False,
+        context: int | None = 12,
+    ) -> dict[str, Any]:
+        """The word-level diff between two versions (default: the last two)."""
+        article = self._article(url)
+        latest = article.latest_version
+        if latest < 1:
+            raise VersionNotFound(f"{article.canonical_url} has no versions yet")
+        to_version = to_version or latest
+        from_version = from_version or max(1, to_version - 1)
+        old = self.archive.get_version(article.id, from_version)
+        new = self.archive.get_version(article.id, to_version)
+        for number, found in ((from_version, old), (to_version, new)):
+            if found is None:
+                raise VersionNotFound(
+                    f"{article.canonical_url} has versions 1..{latest}, not {number}"
+                )
+        assert old is not None and new is not None
+        parts = [
+            render_field_change("title", old.title, new.title, color=color),
+            render_field_change("byline", old.byline, new.byline, color=color),
+        ]
+        body = render_diff(old.text, new.text, color=color, context=context)
+        ops = word_diff(old.text, new.text)
+        return {
+            "url": url,
+            "canonical_url": article.canonical_url,
+            "from": from_version,
+            "to": to_version,
+            "title": [old.title, new.title],
+            "byline": [old.byline, new.byline],
+            "words_added": sum(len(t.split()) for op, t in ops if op == "insert"),
+            "words_removed": sum(len(t.split()) for op, t in ops if op == "delete"),
+            "rendered": "\n".join([p for p in parts if p] + [body]),
+            "ops": [list(op) for op in ops if op[0] != "equal"],
+        }
+
+    def status(self) -> dict[str, Any]:
+        status = self.archive.status(now=datetime.now(UTC))
+        status["database"] = _redact(self.database_url)
+        return status
+
+    def export(self) -> Iterator[dict[str, Any]]:
+        yield from self.archive.iter_articles()
+
+    # --- extraction without an archive -----------------------------------------
+    def extract_file(self, path: str | os.PathLike[str], url: str | None = None) -> dict[str, Any]:
+        return extract_file(path, url)
+
+
+def extract_file(path: str | os.PathLike[str], url: str | None = None) -> dict[str, Any]:
+    """Extract a saved page; ``url`` is where it came from (default: a file: URL)."""
+    path = Path(path)
+    body = path.read_bytes()
+    url = url or path.resolve().as_uri()
+    extracted = extract_article(body, url)
+    return {"path": str(path), **extracted.as_dict()}
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=float(value))
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for status output."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url

@@ -1,0 +1,131 @@
+"""The CLI's machine-readable output and its errors, over a real archive."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from editions.api import Editions
+from editions.cli import cli
+from editions.settings import Settings
+from schedules.sources import Source
+from tests.pages import article_html, paragraphs, rss
+
+
+@pytest.fixture
+def archive(site, tmp_path: Path) -> dict[str, str]:
+    """A SQLite archive holding two articles, one of them edited once."""
+    url_a = site.url("/news/ferry")
+    url_b = site.url("/news/wall")
+    site.add("/news/ferry", article_html(title="Ferry fares rise", paragraphs=paragraphs("ferry fares"), canonical=url_a))
+    site.add("/news/wall", article_html(title="Harbour wall repaired", paragraphs=paragraphs("the wall"), canonical=url_b))
+    site.add("/feed.xml", rss([("a", url_a + "?utm_source=x"), ("b", url_b)]), content_type="application/rss+xml")
+    database = f"sqlite:///{tmp_path / 'cli.db'}"
+    settings = Settings(allow_private_addresses=True, host_delay=0.0)
+    source = Source(name="gazette", url=site.url("/feed.xml"), kind="feed", every=timedelta(minutes=10))
+    with Editions(database, settings=settings) as ed:
+        ed.run_once(sources=[source])
+        edited = [*paragraphs("ferry fares"), "Correction: the fares rise in May, not June."]
+        site.add("/news/ferry", article_html(title="Ferry fares rise in May", paragraphs=edited, canonical=url_a))
+        ed.revisit([url_a])
+    return {"database": database, "a": url_a, "b": url_b}
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    runner = CliRunner()
+    result = runner.invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_search_json(archive):
+    code, out, _ = invoke("--database", archive["database"], "search", "ferry", "--json")
+    assert code == 0
+    hits = json.loads(out)
+    assert hits[0]["url"] == archive["a"]
+    assert set(hits[0]) >= {"url", "title", "snippet", "score", "published", "source", "versions"}
+    assert hits[0]["versions"] == 2
+    assert hits[0]["source"] == "gazette"
+
+
+def test_search_csv(archive):
+    code, out, _ = invoke("--database", archive["database"], "search", "harbour", "--csv")
+    assert code == 0
+    assert out.splitlines()[0].startswith("url,title,snippet")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"unbalanced', "AND", "(", ")", "-", "*", "NOT", "title:ferry", 'fer"ry', "ferry AND", "a" * 5000, "🙂"],
+)
+def test_hostile_queries_never_traceback(archive, query):
+    code, out, err = invoke("--database", archive["database"], "search", query, "--json")
+    # Either results (possibly none) or a clear message with exit code 2.
+    if code == 0:
+        assert isinstance(json.loads(out), list)
+    else:
+        assert code == 2
+        assert "bad search query" in err
+
+
+def test_show_history_diff_json(archive):
+    db = archive["database"]
+    code, out, _ = invoke("--database", db, "show", archive["a"] + "?fbclid=1#x", "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["canonical_url"] == archive["a"] and shown["version"] == 2
+    assert set(shown) >= {"url", "canonical_url", "version", "fetched_at", "title", "byline", "published", "text"}
+    code, out, _ = invoke("--database", db, "show", archive["a"], "--version", "1", "--json")
+    assert json.loads(out)["title"] == "Ferry fares rise"
+
+    code, out, _ = invoke("--database", db, "history", archive["a"], "--json")
+    history = json.loads(out)
+    assert [v["version"] for v in history["versions"]] == [1, 2]
+    assert set(history["versions"][0]) >= {"version", "fetched_at", "title", "text_sha256", "change"}
+    assert archive["a"] + "?utm_source=x" not in history["aliases"]  # tracking params never stored
+
+    code, out, _ = invoke("--database", db, "diff", archive["a"], "--json")
+    assert code == 0 and json.loads(out)["words_added"] >= 8
+    code, out, _ = invoke("--database", db, "diff", archive["a"])
+    assert "\x1b[" not in out  # plain when piped
+    assert "{+Correction:" in out or "Correction:" in out
+
+
+def test_status_and_export(archive):
+    code, out, _ = invoke("--database", archive["database"], "status", "--json")
+    status = json.loads(out)
+    assert status["articles"] == 2 and status["versions"] == 3
+    assert status["fetches_by_outcome"]["ok"] >= 3
+    assert {"sources", "due"} <= set(status)
+    code, out, _ = invoke("--database", archive["database"], "export", "--jsonl")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 2
+
+
+def test_unknown_url_is_a_clear_error(archive):
+    code, _, err = invoke("--database", archive["database"], "show", "http://127.0.0.1:1/nothing")
+    assert code == 1 and "no archived article" in err
+    code, _, err = invoke("--database", archive["database"], "show", archive["a"], "--version", "9")
+    assert code == 1 and "versions 1..2" in err
+
+
+def test_extract_json(corpus):
+    pages = sorted((corpus / "articles").glob("*/source.html"))[:3]
+    code, out, _ = invoke("extract", *map(str, pages), "--url", "https://example.com/a", "--json")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 3
+    for row in rows:
+        assert set(row) >= {"path", "url", "canonical_url", "title", "byline", "published", "modified", "language", "text"}
+        assert row["text"]
+
+
+def test_bad_sources_file_names_file_line_and_field(tmp_path):
+    bad = tmp_path / "sources.toml"
+    bad.write_text('[[source]]\nname = "x"\nurl = "https://example.com/feed"\nkind = "feed"\nevery = "often"\n')
+    code, _, err = invoke("--sources", str(bad), "sources")
+    assert code == 2
+    assert "sources.toml" in err and ":5" in err and "every" in err
