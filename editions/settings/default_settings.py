@@ -60,3 +60,20 @@ REVISIT_TICK = 60.0
 # A sitemap file may be at most this big once decompressed (the sitemap protocol's
 # own 50 MB limit); a gzip bomb beyond it is refused, not inflated.
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
+
+# --- fetching: robots.txt (worker.robots) -------------------------------------
+# robots.txt answers of 429/5xx, timeouts and connection errors mean "disallow all"
+# (Google's documented behaviour); that verdict is kept this long before asking again.
+ROBOTS_ERROR_CACHE_SECONDS = 600.0
+# Larger robots.txt files are treated like an unreachable one.
+ROBOTS_MAX_BYTES = 2 * 1024 * 1024
+# A Crawl-delay above this is capped: it would park a worker for the whole wait.
+ROBOTS_MAX_CRAWL_DELAY = 60.0
+
+# --- archive (storage/) --------------------------------------------------------
+# Longest search query accepted; longer ones get a clear SearchQueryError.
+SEARCH_MAX_QUERY_LENGTH = 1000
+# A capture stored as a zstd delta of the previous one may itself be a base for
+# the next, up to this chain length; then a plain capture restarts the chain, so
+# loading any capture decompresses at most this many frames.
+CAPTURE_MAX_DELTA_CHAIN = 16
