@@ -1,0 +1,180 @@
+"""robots.txt: fetched through the fetcher (same address guard, limits and politeness), parsed
+by protego, cached per scheme + host + port.
+
+What a robots.txt answer means follows Google's documented behaviour
+(developers.google.com/search/docs/crawling-indexing/robots/robots_txt):
+
+* 2xx: the rules apply.
+* redirects are followed (up to MAX_REDIRECTS); a broken redirect chain counts as 404.
+* 4xx other than 429: there is no robots.txt, everything is allowed.
+* 429, 5xx, timeouts and connection errors: the site is treated as fully disallowed,
+  for ROBOTS_ERROR_CACHE_SECONDS, then asked again.
+
+Two local choices: a robots.txt refused by the address guard allows the page fetch, so
+that fetch fails as BLOCKED with the real reason; an oversized one counts as unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from protego import Protego
+
+from editions.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from worker.fetch import Fetcher, FetchResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RobotsRules:
+    """The verdict for one site: parsed rules, or a blanket allow/disallow."""
+
+    parser: Protego | None
+    allow_all: bool
+    reason: str
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        if self.parser is None:
+            return self.allow_all
+        return self.parser.can_fetch(url, user_agent)
+
+    def crawl_delay(self, user_agent: str) -> float | None:
+        if self.parser is None:
+            return None
+        return self.parser.crawl_delay(user_agent)
+
+
+def rules_from_result(result: FetchResult) -> tuple[RobotsRules, bool]:
+    """Interpret a robots.txt fetch; the flag is True for a temporary (error) verdict."""
+    from worker.fetch import Outcome  # worker.fetch imports this module
+
+    outcome, status = result.outcome, result.status
+    if outcome is Outcome.OK:
+        # Invalid bytes are replaced, not fatal: protego skips lines it cannot read.
+        text = result.body.decode("utf-8", errors="replace").lstrip("\ufeff")
+        return RobotsRules(Protego.parse(text), True, f"robots.txt ({status})"), False
+    if (
+        outcome is Outcome.HTTP_ERROR
+        and status is not None
+        and 400 <= status < 500
+        and status != 429
+    ):
+        return RobotsRules(None, True, f"no robots.txt (HTTP {status}): all allowed"), False
+    if outcome in {Outcome.REDIRECT_ERROR, Outcome.BAD_CONTENT, Outcome.BLOCKED}:
+        return RobotsRules(None, True, f"robots.txt unusable ({result.error}): all allowed"), False
+    return (
+        RobotsRules(None, False, f"robots.txt unreachable ({result.error}): all disallowed"),
+        True,
+    )
+
+
+@dataclass
+class _Entry:
+    rules: RobotsRules
+    expires: float
+
+
+class RobotsCache:
+    """Thread-safe cache of robots.txt verdicts, keyed by scheme, host and port."""
+
+    def __init__(self, settings: Settings | None = None, *, fetcher: Fetcher | None = None) -> None:
+        self.settings = settings if settings is not None else get_settings()
+        self._fetcher = fetcher
+        self._owns_fetcher = False
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self._site_locks: dict[str, threading.Lock] = {}
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        """May ``user_agent`` fetch ``url``?"""
+        if urlsplit(url).path == "/robots.txt":
+            return True
+        rules = self.rules_for(url)
+        verdict = rules.allowed(url, user_agent)
+        if not verdict:
+            log.info("robots: %s disallowed (%s)", url, rules.reason)
+        return verdict
+
+    def crawl_delay(self, url: str, user_agent: str) -> float | None:
+        """The Crawl-delay for ``user_agent`` on ``url``'s site, capped by ROBOTS_MAX_CRAWL_DELAY."""
+        delay = self.rules_for(url).crawl_delay(user_agent)
+        if delay is None:
+            return None
+        cap = float(self.settings.ROBOTS_MAX_CRAWL_DELAY)
+        if delay > cap:
+            log.info("robots: crawl-delay %ss for %s capped at %ss", delay, url, cap)
+            return cap
+        return max(0.0, delay)
+
+    def rules_for(self, url: str) -> RobotsRules:
+        """The (cached) rules for ``url``'s site, fetching robots.txt when stale."""
+        key = site_key(url)
+        entry = self._fresh_entry(key)
+        if entry is not None:
+            return entry.rules
+        with self._lock:
+            site_lock = self._site_locks.setdefault(key, threading.Lock())
+        # One fetch per site at a time; the others wait and reuse its answer.
+        with site_lock:
+            entry = self._fresh_entry(key)
+            if entry is not None:
+                return entry.rules
+            result = self._get_fetcher().fetch(
+                key + "/robots.txt",
+                accept="text/plain,*/*;q=0.5",
+                max_bytes=int(self.settings.ROBOTS_MAX_BYTES),
+            )
+            rules, temporary = rules_from_result(result)
+            ttl = (
+                self.settings.ROBOTS_ERROR_CACHE_SECONDS
+                if temporary
+                else self.settings.ROBOTS_CACHE_SECONDS
+            )
+            log.debug("robots: %s -> %s, cached %ss", key, rules.reason, ttl)
+            with self._lock:
+                self._entries[key] = _Entry(rules, time.monotonic() + float(ttl))
+            return rules
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def close(self) -> None:
+        if self._owns_fetcher and self._fetcher is not None:
+            self._fetcher.close()
+
+    def _fresh_entry(self, key: str) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry.expires > time.monotonic():
+            return entry
+        return None
+
+    def _get_fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            from worker.fetch import Fetcher  # worker.fetch imports this module
+
+            self._fetcher = Fetcher(self.settings.replace(robots_enabled=False))
+            self._owns_fetcher = True
+        return self._fetcher
+
+
+def site_key(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower-cased, default ports dropped."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or (scheme, port) in {("http", 80), ("https", 443)}:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
