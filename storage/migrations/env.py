@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import context
 
 from storage import models
 from storage.engine import create_engine
+from storage.migrate import include_object
 
 config = context.config
 target_metadata = models.SQLModel.metadata
 
 # Each concurrent migrator takes this lock first, so only one applies migrations.
 POSTGRES_LOCK_KEY = 0x6564_6974  # "edit"
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    # The full-text tables are dialect-specific and managed by hand in the migrations.
-    return not (type_ == "table" and name and name.startswith(("article_fts", "article_search")))
 
 
 def run(connection: sa.Connection) -> None:
