@@ -30,11 +30,20 @@ from urllib3.util.connection import create_connection
 
 from editions.settings import Settings, get_settings
 from worker.encoding import decode_html
-from worker.netguard import BlockedAddress, FetchError, ResolutionError, resolve_and_check
+from worker.netguard import (
+    BadNetworkList,
+    BlockedAddress,
+    FetchError,
+    IPNetwork,
+    ResolutionError,
+    parse_networks,
+    resolve_and_check,
+)
 from worker.politeness import HostLimiter, LocalHostLimiter
 from worker.robots import RobotsCache
 
 __all__ = [
+    "BadNetworkList",
     "BlockedAddress",
     "FetchError",
     "FetchResult",
@@ -157,11 +166,17 @@ class _GuardedConnectionMixin:
     """Resolve, check and connect to the checked address itself: no second lookup."""
 
     allow_private: bool = False
+    allowed_networks: tuple[IPNetwork, ...] = ()
 
     def _new_conn(self) -> socket.socket:
         conn: Any = self
         try:
-            infos = resolve_and_check(conn._dns_host, conn.port, self.allow_private)
+            infos = resolve_and_check(
+                conn._dns_host,
+                conn.port,
+                self.allow_private,
+                allowed_networks=self.allowed_networks,
+            )
         except ResolutionError as exc:
             raise NameResolutionError(conn.host, conn, socket.gaierror(str(exc))) from exc
         last_error: OSError | None = None
@@ -206,18 +221,16 @@ class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
 class _GuardedAdapter(HTTPAdapter):
     """An HTTPAdapter whose every new socket goes through the address guard."""
 
-    def __init__(self, allow_private: bool) -> None:
-        self._allow_private = allow_private
+    def __init__(self, allow_private: bool, allowed_networks: tuple[IPNetwork, ...]) -> None:
+        self._guard = {"allow_private": allow_private, "allowed_networks": allowed_networks}
         super().__init__(max_retries=0)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        allow = self._allow_private
+        guard = self._guard
         # Subclass per adapter so the flag travels with the connection class, not a global.
-        http_cls = type("PinnedHTTPConnection", (_GuardedHTTPConnection,), {"allow_private": allow})
-        https_cls = type(
-            "PinnedHTTPSConnection", (_GuardedHTTPSConnection,), {"allow_private": allow}
-        )
+        http_cls = type("PinnedHTTPConnection", (_GuardedHTTPConnection,), guard)
+        https_cls = type("PinnedHTTPSConnection", (_GuardedHTTPSConnection,), guard)
         self.poolmanager.pool_classes_by_scheme = {
             "http": type(
                 "PinnedHTTPPool", (_GuardedHTTPConnectionPool,), {"ConnectionCls": http_cls}
@@ -285,7 +298,10 @@ class Fetcher:
         self._session = requests.Session()
         # Proxies from the environment would connect on our behalf, past the guard.
         self._session.trust_env = False
-        adapter = _GuardedAdapter(allow_private=bool(self.settings.ALLOW_PRIVATE_ADDRESSES))
+        adapter = _GuardedAdapter(
+            allow_private=bool(self.settings.ALLOW_PRIVATE_ADDRESSES),
+            allowed_networks=parse_networks(self.settings.ALLOWED_NETWORKS),
+        )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = self.settings.USER_AGENT

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+from collections.abc import Collection
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,13 @@ class BlockedAddress(FetchError):
 
 class ResolutionError(FetchError):
     """A host name does not resolve."""
+
+
+class BadNetworkList(FetchError, ValueError):
+    """The ALLOWED_NETWORKS setting holds something that is not a CIDR network."""
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 _V4_BLOCKS: list[tuple[str, str]] = [
@@ -127,11 +135,35 @@ def _embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None
     return None
 
 
-def resolve_and_check(host: str, port: int, allow_private: bool) -> list[tuple[Any, ...]]:
+def parse_networks(value: str | Collection[str]) -> tuple[IPNetwork, ...]:
+    """CIDR networks from a comma-separated string (the ALLOWED_NETWORKS setting) or a list."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    networks = []
+    for item in items:
+        text = item.strip()
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError as exc:
+            raise BadNetworkList(
+                f"ALLOWED_NETWORKS: {text!r} is not a CIDR network ({exc})"
+            ) from None
+    return tuple(networks)
+
+
+def resolve_and_check(
+    host: str,
+    port: int,
+    allow_private: bool,
+    *,
+    allowed_networks: Collection[IPNetwork] = (),
+) -> list[tuple[Any, ...]]:
     """Resolve ``host`` (getaddrinfo tuples for TCP) and check every address.
 
     One blocked address refuses the whole host: a name that mixes public and
     private answers is a rebinding trick, not a misconfiguration to route around.
+    Addresses inside ``allowed_networks`` are deliberate exceptions and pass.
     """
     name = host.strip("[]")
     try:
@@ -142,5 +174,14 @@ def resolve_and_check(host: str, port: int, allow_private: bool) -> list[tuple[A
         raise ResolutionError(f"cannot resolve {name!r}: no addresses")
     if not allow_private:
         for info in infos:
-            check_address(str(info[4][0]), name)
+            ip = str(info[4][0])
+            if not _in_networks(ip, allowed_networks):
+                check_address(ip, name)
     return infos
+
+
+def _in_networks(ip: str, networks: Collection[IPNetwork]) -> bool:
+    if not networks:
+        return False
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    return any(address.version == net.version and address in net for net in networks)

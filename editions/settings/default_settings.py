@@ -77,3 +77,8 @@ SEARCH_MAX_QUERY_LENGTH = 1000
 # the next, up to this chain length; then a plain capture restarts the chain, so
 # loading any capture decompresses at most this many frames.
 CAPTURE_MAX_DELTA_CHAIN = 16
+
+# --- fetching: address guard (worker.netguard) ----------------------------------
+# Comma-separated CIDRs exempt from the private-address refusal, for a deliberate
+# exception such as an intranet mirror (e.g. "10.20.0.0/16,fd00:1::/64").
+ALLOWED_NETWORKS = ""
