@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import htmldate
 import py3langid
 import trafilatura
 from dateutil import parser as date_parser
@@ -285,7 +286,7 @@ class _LinkedData:
     body: str | None = None
 
 
-def _linked_data(tree: HtmlElement) -> _LinkedData:
+def _linked_data(tree: HtmlElement, document_title: str) -> _LinkedData:
     article: dict[str, Any] | None = None
     page: dict[str, Any] | None = None
     organisation: dict[str, Any] | None = None
@@ -303,8 +304,13 @@ def _linked_data(tree: HtmlElement) -> _LinkedData:
         if organisation is not None:
             found.site_name = _clean(organisation.get("name"))
         return found
-    headline = _clean(source.get("headline")) or _clean(source.get("name"))
-    found.headline = headline
+    headline, name = _clean(source.get("headline")), _clean(source.get("name"))
+    if headline and name and headline != name:
+        # Wikipedia puts a tagline in "headline": trust whichever echoes the <title>.
+        name_fits = _coverage(name, document_title) > _coverage(headline, document_title)
+        found.headline = name if name_fits else headline
+    else:
+        found.headline = headline or name
     authors = [_clean(n) for n in _names(source.get("author") or source.get("creator"))]
     found.authors = [a for a in authors if a] or None
     found.published = _clean(source.get("datePublished") or source.get("dateCreated"))
@@ -325,6 +331,16 @@ def _linked_data(tree: HtmlElement) -> _LinkedData:
     body = source.get("articleBody")
     found.body = body.strip() if isinstance(body, str) and body.strip() else None
     return found
+
+
+def _coverage(text: str, reference: str) -> float:
+    """How much of ``reference`` (by characters of its words) ``text``'s words make up."""
+    words = set(re.findall(r"\w+", text.casefold()))
+    reference_words = re.findall(r"\w+", reference.casefold())
+    if not reference_words:
+        return 0.0
+    missing = " ".join(w for w in reference_words if w not in words)
+    return 1 - len(missing) / len(" ".join(reference_words))
 
 
 # --- title ----------------------------------------------------------------------------
@@ -362,6 +378,9 @@ def _title_from_document(tree: HtmlElement) -> str | None:
     elif len(title) > 150 or len(title) < 15:
         title = _single_h1(tree) or title
     title = _clean(title) or original
+    # A short remainder that is the page's own heading is the headline, not an accident.
+    if title != original and title in {_clean(h.text_content()) for h in tree.iter("h1")}:
+        return title
     stripped = re.sub(r"[|\-\\/>»–—]+", "", original)
     if _words(title) <= 4 and (not hierarchical or _words(title) != _words(stripped) - 1):
         title = original
@@ -447,6 +466,15 @@ def _time_element_date(tree: HtmlElement) -> str | None:
     return None
 
 
+def _date_by_htmldate(tree: HtmlElement, url: str) -> datetime | None:
+    # htmldate reads URL paths and free text; it is slower, so it only runs when the
+    # page declares no date. It works on its own copy of the tree.
+    found = htmldate.find_date(
+        tree, url=url, original_date=True, extensive_search=True, outputformat="%Y-%m-%d"
+    )
+    return parse_date(found)
+
+
 # --- body text ------------------------------------------------------------------------
 
 # Lines trafilatura sometimes keeps that are never article text.
@@ -462,16 +490,32 @@ _BOILERPLATE_LINE = re.compile(
 _BOILERPLATE_MAX_LENGTH = 200
 
 
-def _drop_boilerplate(text: str) -> str:
+def _link_texts(tree: HtmlElement) -> set[str]:
+    texts = set()
+    for link in tree.iter("a"):
+        text = _clean(link.text_content())
+        if text and len(text) <= _BOILERPLATE_MAX_LENGTH:
+            texts.add(text)
+    return texts
+
+
+def _drop_boilerplate(text: str, link_texts: set[str]) -> str:
     kept = [
         line
         for line in text.splitlines()
-        if not (len(line) <= _BOILERPLATE_MAX_LENGTH and _BOILERPLATE_LINE.search(line.strip()))
+        if line.strip()
+        and not (len(line) <= _BOILERPLATE_MAX_LENGTH and _BOILERPLATE_LINE.search(line.strip()))
     ]
+    # trafilatura falls back to all the page's text when it finds no article; on a page
+    # without one that is just menu entries. (Single link lines inside an article stay:
+    # they are often real content, such as a list of sources.)
+    if all(_clean(line) in link_texts for line in kept):
+        return ""
     return "\n".join(kept).strip()
 
 
 def _body_text(tree: HtmlElement, url: str) -> str:
+    link_texts = _link_texts(tree)
     document = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -481,7 +525,7 @@ def _body_text(tree: HtmlElement, url: str) -> str:
         with_metadata=False,
     )
     text = getattr(document, "text", None) or ""
-    return _drop_boilerplate(unicodedata.normalize("NFC", text))
+    return _drop_boilerplate(unicodedata.normalize("NFC", text), link_texts)
 
 
 # --- the extractor --------------------------------------------------------------------
@@ -507,7 +551,8 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
         base = urljoin(url, base_element.get("href", ""))
 
     meta = _meta_tags(tree)
-    ld = _linked_data(tree)
+    title_element = tree.find(".//title")
+    ld = _linked_data(tree, title_element.text_content() if title_element is not None else "")
 
     canonical = None
     for link in tree.iter("link"):
@@ -563,6 +608,8 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
     )
     if published is None:
         published = parse_date(_time_element_date(tree))
+    if published is None:
+        published = _date_by_htmldate(tree, url)
     modified = parse_date(
         _first(
             ld.modified,
