@@ -35,6 +35,10 @@ class Term:
         return _WORD.findall(self.text)
 
 
+class _Or(str):
+    """A bare 'or' word: the OR operator between two terms, else an ordinary word."""
+
+
 # A query is a disjunction (OR) of clauses; a clause is a conjunction of terms.
 Query = list[list[Term]]
 
@@ -50,30 +54,34 @@ def parse_query(text: str, *, max_length: int = 1000) -> Query:
     tokens = _tokenise(_CONTROL.sub(" ", text))
     clauses: Query = [[]]
     for index, token in enumerate(tokens):
-        is_operator = (
-            token == "OR" and clauses[-1] and index + 1 < len(tokens) and tokens[index + 1] != "OR"
-        )
-        if is_operator:
-            clauses.append([])
-        elif isinstance(token, Term):
-            if token.words:
-                clauses[-1].append(token)
-        elif token:
-            clauses[-1].append(Term(token))  # a lone 'or' is an ordinary word, as in Postgres
+        if isinstance(token, _Or):
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            if clauses[-1] and following is not None:
+                clauses.append([])
+            else:
+                clauses[-1].append(
+                    Term(str(token))
+                )  # as in Postgres: a word when not between terms
+        elif token.words:
+            clauses[-1].append(token)
     clauses = [c for c in clauses if c]
     if not clauses:
-        raise SearchQueryError(f"search query {text!r} has no words to search for")
+        raise SearchQueryError(f"search query {_shorten(text)} has no words to search for")
     searchable = [c for c in clauses if any(not t.negated for t in c)]
     if not searchable:
         raise SearchQueryError(
-            f"search query {text!r} only excludes words; add at least one word to look for"
+            f"search query {_shorten(text)} only excludes words; add at least one word to look for"
         )
     return searchable
 
 
-def _tokenise(text: str) -> list[Term | str]:
-    """Split into Terms, and the string 'OR' where the user wrote a bare or/OR."""
-    tokens: list[Term | str] = []
+def _shorten(text: str, width: int = 60) -> str:
+    return repr(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def _tokenise(text: str) -> list[Term | _Or]:
+    """Split into Terms, and _Or where the user wrote a bare 'or' (any case)."""
+    tokens: list[Term | _Or] = []
     i, n = 0, len(text)
     while i < n:
         if text[i].isspace():
@@ -96,7 +104,7 @@ def _tokenise(text: str) -> list[Term | str]:
             i += 1
         word = text[start:i]
         if not negated and word.lower() == "or":
-            tokens.append("OR")
+            tokens.append(_Or(word))
             continue
         prefix = word.endswith("*")
         tokens.append(Term(word.rstrip("*"), negated=negated, prefix=prefix))

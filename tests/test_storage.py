@@ -548,3 +548,18 @@ def test_concurrent_writers_do_not_fail(database_url: str) -> None:
     finally:
         for a in archives:
             a.close()
+
+
+def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    with Archive(url) as writer, Archive(url, settings=Settings(SQLITE_BUSY_TIMEOUT=0.2)) as reader:
+        article, _ = writer.get_or_create_article("https://news.test/w", source="s", seen_at=T0)
+        with writer.engine.begin() as held:  # BEGIN IMMEDIATE: holds the write lock
+            held.exec_driver_sql("UPDATE article SET failures = 1")
+            # Reads begin deferred and see the last committed state instead of waiting.
+            assert reader.get_article(article.id).failures == 0  # type: ignore[union-attr]
+            assert reader.search("anything") == []
+            # A second writer would wait; with a tiny busy timeout it fails fast and clearly.
+            with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+                reader.record_delivery(article.id)
+        assert reader.get_article(article.id).failures == 1  # type: ignore[union-attr]
