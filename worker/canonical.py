@@ -162,12 +162,12 @@ def canonicalize(url: str, base: str | None = None) -> str:
         raise InvalidURL("empty URL")
     if _CONTROL.search(raw):
         raise InvalidURL(f"{url!r}: contains control characters")
-    if base is not None:
-        base_parts = urlsplit(base.strip())
-        if base_parts.scheme.lower() not in SCHEMES or not base_parts.netloc:
-            raise InvalidURL(f"base {base!r} is not an absolute http(s) URL")
-        raw = urljoin(base.strip(), raw)
     try:
+        if base is not None:
+            base_parts = urlsplit(base.strip())
+            if base_parts.scheme.lower() not in SCHEMES or not base_parts.netloc:
+                raise InvalidURL(f"base {base!r} is not an absolute http(s) URL")
+            raw = urljoin(base.strip(), raw)
         parts = urlsplit(raw)
     except ValueError as exc:
         raise InvalidURL(f"{url!r}: not a URL ({exc})") from None
@@ -201,7 +201,7 @@ def _host_of(url: str) -> str:
 
 
 def registrable_domain(url_or_host: str) -> str:
-    """The registrable domain (``bbc.co.uk`` for ``www.bbc.co.uk``); IPs and unknown suffixes as-is."""
+    """The registrable domain (``bbc.co.uk`` for ``www.bbc.co.uk``); an IP address as-is."""
     host = _host_of(url_or_host)
     try:
         ipaddress.ip_address(host)
@@ -209,7 +209,11 @@ def registrable_domain(url_or_host: str) -> str:
     except ValueError:
         pass
     domain = get_fld(host, fix_protocol=True, fail_silently=True)
-    return domain.lower() if domain else host.removeprefix("www.")
+    if domain:
+        return domain.lower()
+    # Not under a known public suffix (.example, .test, intranet names): assume the
+    # last two labels are the site, the usual shape of a news domain.
+    return ".".join(host.split(".")[-2:])
 
 
 def same_site(a: str, b: str) -> bool:

@@ -360,14 +360,26 @@ def _entry_href(entry: Any) -> str | None:
     return None
 
 
+_DAY_NAME = re.compile(r"^\s*[^\W\d]+\.?,\s*")
+
+
 def _entry_date(entry: Any) -> datetime | None:
+    # dict.get: feedparser's own lookup maps updated_parsed to published_parsed, with a warning.
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        parsed = dict.get(entry, key)
         if parsed:
             try:
                 return datetime(*parsed[:6], tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
+    for key in ("published", "updated"):
+        raw = dict.get(entry, key)
+        if isinstance(raw, str) and raw.strip():
+            # feedparser gives up on localised day names ("mer, 16 nov 2022 ..."); the rest
+            # of an RFC 822 date is often still readable.
+            parsed_date = _parse_date(_DAY_NAME.sub("", raw))
+            if parsed_date is not None:
+                return parsed_date
     return None
 
 

@@ -1,0 +1,315 @@
+"""schedules.sources: the TOML sources file and its error messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from editions.settings import Settings
+from schedules.sources import (
+    MIN_EVERY,
+    Source,
+    SourcesError,
+    default_sources_path,
+    load_sources,
+    parse_duration,
+    parse_sources,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VALID = """\
+# two sources
+[[source]]
+name = "gazette-feed"
+url = "https://www.gazette.example/feed.xml"
+kind = "feed"
+every = "10m"
+
+[[source]]
+name = "gazette-map"
+url = "https://www.gazette.example/sitemap.xml"
+kind = "sitemap"
+every = "1h30m"
+allow = "/news/"
+deny = "/live/"
+
+[[source]]
+name = "front"
+url = "https://www.gazette.example/"
+kind = "page"
+every = "1d"
+"""
+
+
+def test_valid_file(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text(VALID, encoding="utf-8")
+    feed, sitemap, page = load_sources(path)
+    assert feed == Source(
+        name="gazette-feed",
+        url="https://www.gazette.example/feed.xml",
+        kind="feed",
+        every=timedelta(minutes=10),
+    )
+    assert (sitemap.kind, sitemap.every, sitemap.allow, sitemap.deny) == (
+        "sitemap",
+        timedelta(hours=1, minutes=30),
+        "/news/",
+        "/live/",
+    )
+    assert (page.kind, page.every) == ("page", timedelta(days=1))
+
+
+def test_matches_applies_allow_and_deny():
+    [_, sitemap, page] = parse_sources(VALID)
+    assert sitemap.matches("https://www.gazette.example/news/2024/a")
+    assert not sitemap.matches("https://www.gazette.example/news/live/a")
+    assert not sitemap.matches("https://www.gazette.example/sport/a")
+    assert page.matches("https://anything.example/")
+
+
+def test_as_dict_round_trips_through_json():
+    for source in parse_sources(VALID):
+        data = json.loads(json.dumps(source.as_dict()))
+        assert data["every"] == source.every.total_seconds()
+        again = Source.from_dict(data)
+        assert again == source
+        assert again.matches("https://www.gazette.example/news/x") == source.matches(
+            "https://www.gazette.example/news/x"
+        )
+
+
+def test_from_dict_accepts_duration_strings_and_reports_fields():
+    source = Source.from_dict(
+        {"name": "a", "url": "https://e.example/", "kind": "feed", "every": "5m"}
+    )
+    assert source.every == timedelta(minutes=5)
+    with pytest.raises(SourcesError, match="source 'a': field 'kind'"):
+        Source.from_dict({"name": "a", "url": "https://e.example/", "kind": "rss", "every": 600})
+
+
+def test_shipped_example_parses():
+    sources = load_sources(ROOT / "schedules" / "sources.toml")
+    assert len(sources) >= 3
+    assert {s.kind for s in sources} == {"feed", "sitemap", "page"}
+    assert len({s.name for s in sources}) == len(sources)
+
+
+def test_shipped_example_parses_from_its_relative_path(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert load_sources("schedules/sources.toml")
+
+
+def test_default_sources_path(tmp_path, monkeypatch):
+    shipped = (ROOT / "schedules" / "sources.toml").resolve()
+    monkeypatch.chdir(tmp_path)  # found from anywhere, not just the project root
+    assert default_sources_path(Settings(environ={})).resolve() == shipped
+    mine = tmp_path / "mine.toml"
+    monkeypatch.setenv("EDITIONS_SOURCES", str(mine))
+    assert default_sources_path() == mine
+    assert default_sources_path(Settings(environ={}, SOURCES=str(mine))) == mine
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("10m", timedelta(minutes=10)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("1d 2h", timedelta(days=1, hours=2)),
+        (" 90M ", timedelta(minutes=90)),
+    ],
+)
+def test_parse_duration(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "10", "often", "10 minutes", "m", "1.5h", "-5m", "10m30h"])
+def test_parse_duration_refuses(text):
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+def _source(*lines: str) -> str:
+    return "\n".join(["[[source]]", *lines]) + "\n"
+
+
+GOOD_A = _source('name = "a"', 'url = "https://e.example/a"', 'kind = "feed"', 'every = "10m"')
+
+# (text, line, field, words in the message). Line numbers are 1-based in the text.
+ERRORS = [
+    # missing field: reported at the table header
+    (
+        GOOD_A + "\n" + _source('name = "b"', 'url = "https://e.example/b"', 'kind = "feed"'),
+        7,
+        "every",
+        "missing",
+    ),
+    (
+        _source('url = "https://e.example/a"', 'kind = "feed"', 'every = "10m"'),
+        1,
+        "name",
+        "missing",
+    ),
+    # bad kind
+    (
+        _source('name = "a"', 'url = "https://e.example/a"', 'kind = "blog"', 'every = "10m"'),
+        4,
+        "kind",
+        "'blog' is not one of feed, sitemap, page",
+    ),
+    # bad duration
+    (
+        _source('name = "a"', 'url = "https://e.example/a"', 'kind = "feed"', 'every = "often"'),
+        5,
+        "every",
+        "not a duration",
+    ),
+    # too often
+    (
+        _source('name = "a"', 'url = "https://e.example/a"', 'kind = "feed"', 'every = "30s"'),
+        5,
+        "every",
+        "minimum is 1m",
+    ),
+    # bad regexes
+    (
+        _source(
+            'name = "a"',
+            'url = "https://e.example/a"',
+            'kind = "feed"',
+            'every = "10m"',
+            'allow = "(news"',
+        ),
+        6,
+        "allow",
+        "not a valid regular expression",
+    ),
+    (
+        _source(
+            'name = "a"',
+            'url = "https://e.example/a"',
+            'kind = "feed"',
+            'every = "10m"',
+            'deny = "*live"',
+        ),
+        6,
+        "deny",
+        "not a valid regular expression",
+    ),
+    # duplicate name: at the second table's name line
+    (GOOD_A + "\n" + GOOD_A, 8, "name", "duplicate name"),
+    # non-http URLs
+    (
+        _source('name = "a"', 'url = "ftp://e.example/a"', 'kind = "feed"', 'every = "10m"'),
+        3,
+        "url",
+        "scheme 'ftp'",
+    ),
+    (
+        _source('name = "a"', 'url = "/feed.xml"', 'kind = "feed"', 'every = "10m"'),
+        3,
+        "url",
+        "not an absolute http(s) URL",
+    ),
+    # unknown key (a typo), with a suggestion
+    (
+        _source('name = "a"', 'url = "https://e.example/a"', 'kind = "feed"', 'evry = "10m"'),
+        5,
+        "evry",
+        "did you mean 'every'?",
+    ),
+    # wrong types
+    (
+        _source('name = "a"', 'url = "https://e.example/a"', 'kind = "feed"', "every = true"),
+        5,
+        "every",
+        "boolean",
+    ),
+    (
+        _source("name = 7", 'url = "https://e.example/a"', 'kind = "feed"', 'every = "10m"'),
+        2,
+        "name",
+        "expected a string",
+    ),
+    (
+        _source('name = ""', 'url = "https://e.example/a"', 'kind = "feed"', 'every = "10m"'),
+        2,
+        "name",
+        "non-empty",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "field", "words"), ERRORS)
+def test_errors_name_file_line_and_field(tmp_path, text, line, field, words):
+    path = tmp_path / "my-sources.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SourcesError) as caught:
+        load_sources(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{line}: ")
+    assert f"field {field!r}" in message
+    assert words in message
+    assert (caught.value.line, caught.value.field) == (line, field)
+
+
+def test_error_names_the_source():
+    text = (
+        GOOD_A
+        + "\n"
+        + _source('name = "second"', 'url = "https://e.example/b"', 'kind = "x"', 'every = "1h"')
+    )
+    with pytest.raises(SourcesError, match=r"^feeds\.toml:10: source 'second': field 'kind': "):
+        parse_sources(text, "feeds.toml")
+
+
+def test_toml_syntax_error_has_line(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text(GOOD_A + '[[source]]\nname = "b\n', encoding="utf-8")
+    with pytest.raises(SourcesError) as caught:
+        load_sources(path)
+    assert str(caught.value).startswith(f"{path}:7: not valid TOML")
+
+
+def test_single_table_instead_of_array():
+    with pytest.raises(SourcesError, match=r"^s\.toml:2: 'source' must be an array of tables"):
+        parse_sources('# x\n[source]\nname = "a"\n', "s.toml")
+
+
+def test_unknown_top_level_key():
+    with pytest.raises(SourcesError, match=r"^s\.toml:1: unknown top-level key 'sources'"):
+        parse_sources('[[sources]]\nname = "a"\n', "s.toml")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SourcesError, match="no such sources file"):
+        load_sources(tmp_path / "nope.toml")
+
+
+def test_file_not_utf8(tmp_path):
+    path = tmp_path / "latin.toml"
+    path.write_bytes(b'[[source]]\nname = "caf\xe9"\n')
+    with pytest.raises(SourcesError, match="not UTF-8"):
+        load_sources(path)
+
+
+def test_empty_file_has_no_sources():
+    assert parse_sources("# nothing yet\n") == []
+
+
+def test_source_constructor_validates():
+    with pytest.raises(SourcesError, match="field 'every'"):
+        Source(name="a", url="https://e.example/", kind="feed", every=MIN_EVERY / 2)
+    with pytest.raises(SourcesError, match="field 'allow'"):
+        Source(name="a", url="https://e.example/", kind="feed", every=MIN_EVERY, allow="[")
+
+
+def test_sources_error_is_a_value_error():
+    assert issubclass(SourcesError, ValueError)
