@@ -338,7 +338,24 @@ class Editions:
     def status(self) -> dict[str, Any]:
         status = self.archive.status(now=datetime.now(UTC))
         status["database"] = _redact(self.database_url)
+        if self.settings.BROKER_URL:
+            status["distributed"] = self.broker_status()
         return status
+
+    # --- distributed mode (Celery) -----------------------------------------------
+    def broker_status(self) -> dict[str, Any]:
+        """Queue lengths and active workers of the Celery broker (EDITIONS_BROKER_URL)."""
+        from worker.celery_app import broker_status
+
+        return broker_status(self.settings)
+
+    def run_scheduler(self) -> None:
+        """The distributed scheduler: send due work to Celery while leader, until SIGTERM."""
+        from schedules.distributed import run_scheduler
+
+        run_scheduler(
+            database_url=self.database_url, sources_path=self.sources_path, settings=self.settings
+        )
 
     def export(self) -> Iterator[dict[str, Any]]:
         yield from self.archive.iter_articles()

@@ -337,6 +337,15 @@ def diff(obj: Context, url: str, from_version: int | None, to_version: int | Non
 
 
 @cli.command()
+@pass_context
+def scheduler(obj: Context) -> None:
+    """Distributed mode: send due polls and fetches to Celery (one leader among schedulers)."""
+    with friendly_errors():
+        click.echo("editions: scheduler running; Ctrl-C to stop", err=True)
+        obj.editions.run_scheduler()
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
 def status(obj: Context, as_json: bool) -> None:
@@ -361,6 +370,18 @@ def status(obj: Context, as_json: bool) -> None:
         for host, outcomes in sorted(data["recent_by_host"].items()):
             summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
             click.echo(f"  {host:<30} {summary}")
+    if "distributed" in data:
+        _echo_broker_status(data["distributed"])
+
+
+def _echo_broker_status(broker: dict[str, Any]) -> None:
+    click.echo(f"broker: {broker['broker']}")
+    if broker.get("error"):
+        click.echo(f"  {broker['error']}")
+        return
+    queues = ", ".join(f"{name} {length}" for name, length in broker["queues"].items())
+    click.echo(f"  queued: {queues}  unacknowledged: {broker.get('unacked', 0)}")
+    click.echo(f"  workers: {', '.join(broker['workers']) or 'none answering'}")
 
 
 @cli.command()

@@ -78,6 +78,36 @@ SEARCH_MAX_QUERY_LENGTH = 1000
 # loading any capture decompresses at most this many frames.
 CAPTURE_MAX_DELTA_CHAIN = 16
 
+# --- Celery workers (issue 3) --------------------------------------------------
+# Where task results go; empty means the broker URL.
+RESULT_BACKEND = ""
+# Results are only for Flower and debugging: the archive is the real record.
+RESULT_EXPIRES = 86400
+FEEDS_QUEUE = "feeds"
+ARTICLES_QUEUE = "articles"
+# One task may never run longer than the hard limit; the soft limit lets it clean up first.
+TASK_SOFT_TIME_LIMIT = 240
+TASK_TIME_LIMIT = 300
+# Network failures (timeout, connection_error) are retried by Celery with
+# exponential backoff and full jitter, the delay capped at TASK_RETRY_BACKOFF_MAX.
+TASK_MAX_RETRIES = 4
+TASK_RETRY_BACKOFF = 15.0
+TASK_RETRY_BACKOFF_MAX = 600.0
+# A message not acknowledged within this many seconds is given to another worker.
+# It must exceed the hard time limit plus the longest retry delay (a test checks it).
+VISIBILITY_TIMEOUT = 3600
+WORKER_MAX_TASKS_PER_CHILD = 200
+# An article whose task was delivered this many times without finishing (it
+# keeps killing its worker) is marked failed instead of being fetched again.
+MAX_DELIVERIES = 3
+# The scheduler's leader lock: expires unless renewed, so a dead leader is
+# replaced within this many seconds.
+LEADER_LOCK_TTL = 30.0
+# A host whose fetches keep failing (timeouts, refused connections) is left
+# alone for this long, doubled per failure in a row up to the maximum.
+HOST_FAILURE_BACKOFF = 30.0
+HOST_FAILURE_BACKOFF_MAX = 1800.0
+
 # --- fetching: address guard (worker.netguard) ----------------------------------
 # Comma-separated CIDRs exempt from the private-address refusal, for a deliberate
 # exception such as an intranet mirror (e.g. "10.20.0.0/16,fd00:1::/64").

@@ -1,0 +1,208 @@
+"""``editions scheduler``: the same clock as the embedded mode, sending work to Celery.
+
+Only the leader (see ``schedules.leader``) runs the clock: a poll job sends
+``editions.poll_source`` and the revisit job sends ``editions.fetch_article``
+for each article due in the archive. A follower checks the lock every third
+of its TTL and starts the clock when it takes over. The sources file stays
+the single truth: it is reloaded when it changes or on SIGHUP.
+
+Importing this module also wires the Celery tasks to the sources reader and
+the revisit policy (the worker package may not import ``schedules``).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+from editions.settings import Settings, get_settings
+from schedules.leader import LeaderLock
+from schedules.revisit import RevisitPolicy
+from schedules.scheduler import Scheduler
+from schedules.sources import Source, default_sources_path, load_sources
+from storage.archive import Archive
+from worker import tasks
+
+log = logging.getLogger(__name__)
+
+tasks.install(
+    tasks.Wiring(source_from_dict=Source.from_dict, revisit_plan=RevisitPolicy.from_settings)
+)
+
+
+class DistributedScheduler:
+    """Runs a ``Scheduler`` only while holding the leader lock."""
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        *,
+        lock: LeaderLock,
+        poll: Callable[[Source], object],
+        revisit: Callable[[], object],
+        revisit_every: timedelta = timedelta(minutes=1),
+        first_poll_at: Callable[[Source], datetime | None] | None = None,
+    ) -> None:
+        self.lock = lock
+        self._sources = list(sources)
+        self._poll = poll
+        self._revisit = revisit
+        self._revisit_every = revisit_every
+        self._first_poll_at = first_poll_at
+        self._clock: Scheduler | None = None
+        self._mutex = threading.Lock()
+
+    @property
+    def leading(self) -> bool:
+        return self._clock is not None
+
+    def set_sources(self, sources: Sequence[Source]) -> None:
+        """New sources: rebuild the jobs now if leading, else on taking over."""
+        with self._mutex:
+            self._sources = list(sources)
+            if self._clock is not None:
+                self._clock.set_sources(self._sources)
+
+    def step(self) -> bool:
+        """One round of the election: take or renew the lock, start or stop the clock."""
+        leader = self.lock.renew() if self.lock.is_leader else self.lock.try_acquire()
+        with self._mutex:
+            if leader and self._clock is None:
+                log.info("leading: starting the clock for %d sources", len(self._sources))
+                self._clock = Scheduler(
+                    self._sources,
+                    poll=self._poll,
+                    revisit=self._revisit,
+                    revisit_every=self._revisit_every,
+                    first_poll_at=self._first_poll_at,
+                )
+                self._clock.start()
+            elif not leader and self._clock is not None:
+                log.warning("no longer the leader: stopping the clock")
+                self._clock.stop(wait=False)
+                self._clock = None
+        return leader
+
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        changed: Callable[[], bool] | None = None,
+        on_reload: Callable[[], Sequence[Source]] | None = None,
+    ) -> None:
+        """Hold elections until ``stop`` is set; then stop and hand the lock over."""
+        try:
+            while not stop.is_set():
+                self.step()
+                if changed is not None and on_reload is not None and changed():
+                    self.reload(on_reload)
+                stop.wait(self.lock.renew_every)
+        finally:
+            self.close()
+
+    def reload(self, on_reload: Callable[[], Sequence[Source]]) -> None:
+        try:
+            self.set_sources(on_reload())
+            log.info("sources reloaded")
+        except ValueError as exc:  # a broken edit keeps the old schedule
+            log.error("keeping the previous sources: %s", exc)
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._clock is not None:
+                self._clock.stop(wait=True)
+                self._clock = None
+        self.lock.release()
+
+
+def run_scheduler(
+    *,
+    database_url: str | None = None,
+    sources_path: str | Path | None = None,
+    settings: Settings | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """The ``editions scheduler`` command: elect, then send due work to Celery until SIGTERM."""
+    settings = settings or get_settings()
+    path = Path(sources_path) if sources_path else default_sources_path(settings)
+    sources = load_sources(path)
+    archive = Archive(database_url or settings.DATABASE_URL, settings=settings)
+    archive.sync_sources(sources)
+    client = tasks.connect_redis(settings)
+    stop = stop or threading.Event()
+
+    def poll(source: Source) -> None:
+        tasks.enqueue_poll(source.as_dict(), client=client, settings=settings)
+
+    def revisit() -> None:
+        tasks.enqueue_due(archive, client=client, settings=settings)
+
+    def first_poll_at(source: Source) -> datetime | None:
+        state = archive.get_source(source.name)
+        return state.next_poll_at if state else None
+
+    def reload() -> list[Source]:
+        fresh = load_sources(path)
+        archive.sync_sources(fresh)
+        return fresh
+
+    mtime = [_mtime(path)]
+
+    def changed() -> bool:
+        now = _mtime(path)
+        if now != mtime[0]:
+            mtime[0] = now
+            return True
+        return False
+
+    scheduler = DistributedScheduler(
+        sources,
+        lock=LeaderLock(client, ttl=float(settings.LEADER_LOCK_TTL)),
+        poll=poll,
+        revisit=revisit,
+        revisit_every=timedelta(seconds=float(settings.REVISIT_TICK)),
+        first_poll_at=first_poll_at,
+    )
+    reload_requested = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping the scheduler", signum)
+        stop.set()
+
+    def _hup(signum: int, frame: FrameType | None) -> None:
+        reload_requested.set()
+
+    def changed_or_hup() -> bool:
+        if reload_requested.is_set():
+            reload_requested.clear()
+            return True
+        return changed()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {
+            signal.SIGINT: signal.signal(signal.SIGINT, _stop),
+            signal.SIGTERM: signal.signal(signal.SIGTERM, _stop),
+            signal.SIGHUP: signal.signal(signal.SIGHUP, _hup),
+        }
+    log.info("scheduler %s: waiting for leadership", scheduler.lock.identity)
+    try:
+        scheduler.run(stop, changed=changed_or_hup, on_reload=reload)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        client.close()
+        archive.close()
+        log.info("scheduler stopped")
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None

@@ -1,0 +1,228 @@
+"""The Celery app of the distributed mode: Redis broker, safe defaults, two queues.
+
+``celery -A worker worker -Q feeds,articles`` runs it. Everything comes from
+the ``EDITIONS_*`` settings; :func:`celery_config` is a pure function of them so
+the relations between the limits can be checked without a broker.
+
+Why these defaults:
+
+* JSON only: a broker message is never unpickled, so a writable Redis is not
+  code execution on every worker.
+* ``acks_late`` + ``task_reject_on_worker_lost``: a message is acknowledged
+  after the task ran, and a worker process that dies mid-task gives the
+  message back, so no fetch is lost. Every task is therefore written to be
+  safe to run twice.
+* The visibility timeout (after which Redis hands an unacknowledged message
+  to another worker) is far above the hard time limit plus the longest retry
+  delay, or a slow task would be run twice at once.
+* Prefetch 1: a worker never sits on messages another idle worker could run.
+* Feed polls and article fetches have their own queues, so a backlog of
+  slow pages never delays the polls.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Celery
+from celery.signals import before_task_publish
+from kombu import Queue
+
+from editions.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+TASK_POLL_SOURCE = "editions.poll_source"
+TASK_FETCH_ARTICLE = "editions.fetch_article"
+TASK_REVISIT_DUE = "editions.revisit_due"
+
+
+class CeleryConfigError(ValueError):
+    """The distributed-mode settings contradict each other or name an unusable broker."""
+
+
+class ScheduleTooFarError(ValueError):
+    """A task was sent with an ETA/countdown beyond the broker's visibility timeout."""
+
+
+def broker_url(settings: Settings) -> str:
+    """``EDITIONS_BROKER_URL``, or a local Redis when it is not set."""
+    url = (settings.BROKER_URL or DEFAULT_BROKER_URL).strip()
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise CeleryConfigError(
+            f"EDITIONS_BROKER_URL={url!r}: only Redis brokers are supported "
+            "(redis://host:port/db); the host limiter and leader lock live there too"
+        )
+    return url
+
+
+def longest_retry_delay(settings: Settings) -> float:
+    """The longest countdown a retry may ask for (see ``retry_countdown``)."""
+    return float(settings.TASK_RETRY_BACKOFF_MAX)
+
+
+def check_settings(settings: Settings) -> None:
+    """Raise CeleryConfigError unless the time limits nest as they must."""
+    soft, hard = float(settings.TASK_SOFT_TIME_LIMIT), float(settings.TASK_TIME_LIMIT)
+    visibility = float(settings.VISIBILITY_TIMEOUT)
+    if not 0 < soft < hard:
+        raise CeleryConfigError(
+            f"TASK_SOFT_TIME_LIMIT ({soft:g}s) must be positive and below "
+            f"TASK_TIME_LIMIT ({hard:g}s)"
+        )
+    needed = hard + longest_retry_delay(settings)
+    if visibility <= needed:
+        raise CeleryConfigError(
+            f"VISIBILITY_TIMEOUT ({visibility:g}s) must exceed TASK_TIME_LIMIT plus "
+            f"TASK_RETRY_BACKOFF_MAX ({needed:g}s), or a slow task is given to a second "
+            "worker while the first still runs it"
+        )
+    if int(settings.MAX_DELIVERIES) < 1:
+        raise CeleryConfigError(f"MAX_DELIVERIES must be at least 1, got {settings.MAX_DELIVERIES}")
+    if settings.FEEDS_QUEUE == settings.ARTICLES_QUEUE:
+        raise CeleryConfigError("FEEDS_QUEUE and ARTICLES_QUEUE must differ")
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The Celery configuration for these settings (checked first)."""
+    check_settings(settings)
+    broker = broker_url(settings)
+    visibility = int(settings.VISIBILITY_TIMEOUT)
+    redis_options = {
+        "visibility_timeout": visibility,
+        # Fail fast on a dead connection and reconnect, rather than hang.
+        "socket_timeout": 30,
+        "socket_connect_timeout": 10,
+        "socket_keepalive": True,
+        "retry_on_timeout": True,
+        "health_check_interval": 15,
+    }
+    feeds, articles = settings.FEEDS_QUEUE, settings.ARTICLES_QUEUE
+    return {
+        "broker_url": broker,
+        "result_backend": settings.RESULT_BACKEND or broker,
+        "result_expires": int(settings.RESULT_EXPIRES),
+        "result_extended": True,
+        "broker_transport_options": dict(redis_options),
+        "result_backend_transport_options": dict(redis_options),
+        "broker_connection_retry_on_startup": True,
+        # Reconnect forever: a Redis restart must not end the worker.
+        "broker_connection_max_retries": None,
+        "broker_channel_error_retry": True,
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 10,
+            "interval_start": 0.5,
+            "interval_step": 1.0,
+            "interval_max": 5.0,
+        },
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "event_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "task_soft_time_limit": int(settings.TASK_SOFT_TIME_LIMIT),
+        "task_time_limit": int(settings.TASK_TIME_LIMIT),
+        "worker_prefetch_multiplier": 1,
+        "worker_max_tasks_per_child": int(settings.WORKER_MAX_TASKS_PER_CHILD),
+        # A task whose ack can no longer be sent is redelivered anyway: stop it.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_queues": (Queue(feeds), Queue(articles)),
+        "task_default_queue": articles,
+        "task_routes": {
+            TASK_POLL_SOURCE: {"queue": feeds},
+            TASK_REVISIT_DUE: {"queue": feeds},
+            TASK_FETCH_ARTICLE: {"queue": articles},
+        },
+        "task_track_started": True,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+        # schedules.distributed wires the tasks to the sources reader and revisit policy.
+        "include": ["worker.tasks", "schedules.distributed"],
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    """A configured Celery app; nothing connects until it is used."""
+    settings = settings or get_settings()
+    config = celery_config(settings)
+    include = config.pop("include")
+    celery_app = Celery("editions", include=include)
+    celery_app.conf.update(config)
+    return celery_app
+
+
+def eta_too_far(eta: str | None, visibility_timeout: float, now: datetime | None = None) -> bool:
+    """Whether an ETA (ISO 8601, as in a message header) lies beyond the visibility timeout."""
+    if not eta:
+        return False
+    when = datetime.fromisoformat(eta)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return (when - now).total_seconds() >= visibility_timeout
+
+
+@before_task_publish.connect
+def _refuse_distant_eta(
+    sender: str | None = None, headers: dict[str, Any] | None = None, **kwargs: Any
+) -> None:
+    # Redis redelivers an unacknowledged message after the visibility timeout,
+    # and a worker holds a countdown task unacknowledged until it is due: a
+    # longer wait would run the task twice. Long waits belong in the database.
+    if not headers or not str(sender or "").startswith("editions."):
+        return
+    visibility = float(app.conf.broker_transport_options.get("visibility_timeout", 3600))
+    if eta_too_far(headers.get("eta"), visibility):
+        raise ScheduleTooFarError(
+            f"{sender}: ETA {headers['eta']} is beyond the broker visibility timeout "
+            f"({visibility:g}s); keep long waits in the archive's due queue"
+        )
+
+
+def broker_status(settings: Settings | None = None, *, timeout: float = 1.0) -> dict[str, Any]:
+    """Queue lengths and the workers answering a ping, for ``editions status``."""
+    settings = settings or get_settings()
+    import redis
+
+    client = redis.Redis.from_url(broker_url(settings), socket_timeout=timeout + 2)
+    status: dict[str, Any] = {"broker": _redact(broker_url(settings)), "queues": {}, "workers": []}
+    try:
+        for queue in (settings.FEEDS_QUEUE, settings.ARTICLES_QUEUE):
+            # kombu keeps one list per priority step: 'name' and 'name\x06\x16N'.
+            keys = [queue, *client.scan_iter(match=queue + "\x06\x16*")]
+            status["queues"][queue] = sum(int(client.llen(key)) for key in keys)
+        status["unacked"] = int(client.hlen("unacked"))
+    except redis.RedisError as exc:
+        status["error"] = f"broker not reachable: {exc}"
+        return status
+    finally:
+        client.close()
+    probe = create_app(settings)
+    try:
+        replies = probe.control.ping(timeout=timeout) or []
+    finally:
+        probe.close()
+    status["workers"] = sorted(name for reply in replies for name in reply)
+    return status
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+app = create_app()

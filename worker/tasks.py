@@ -1,0 +1,371 @@
+"""Celery tasks: thin wrappers around the pipeline functions of ``worker.pipeline``.
+
+The archive is the record of what is due; Redis only carries the work. So a
+lost message (a Redis restart, a dead worker) costs nothing: the article is
+still due in the database and the next revisit tick sends it again. Sending
+is deduplicated with a short-lived lease per URL and per source, so a backlog
+never fills the queue with copies of the same fetch.
+
+Each worker process builds its own archive engine, fetcher and Redis clients
+after the fork (``worker_process_init``), never at import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from editions.settings import Settings, get_settings
+from storage.archive import Archive
+from storage.models import Article
+from worker.celery_app import (
+    TASK_FETCH_ARTICLE,
+    TASK_POLL_SOURCE,
+    TASK_REVISIT_DUE,
+    app,
+    broker_url,
+)
+from worker.fetch import Fetcher, Outcome
+from worker.pipeline import Pipeline, RevisitPlan, SourceLike, ingest_article, poll_source
+from worker.redis_limiter import RedisHostLimiter
+
+log = logging.getLogger(__name__)
+
+# Only these are worth a retry soon: the server may answer next time. An HTTP
+# error or a parse error would fail the same way again.
+NETWORK_OUTCOMES = frozenset({Outcome.TIMEOUT.value, Outcome.CONNECTION_ERROR.value})
+LEASE_PREFIX = "editions:queued:"
+
+
+class WorkerNotConfiguredError(RuntimeError):
+    """The worker process has no way to read sources or plan revisits."""
+
+
+# --- wiring --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the tasks need from the layer above: how to read a source and plan revisits.
+
+    ``schedules.distributed`` installs it (the Celery app includes that module),
+    so this package never imports ``schedules``.
+    """
+
+    source_from_dict: Callable[[Mapping[str, Any]], SourceLike]
+    revisit_plan: Callable[[Settings], RevisitPlan]
+
+
+_wiring: Wiring | None = None
+
+
+def install(wiring: Wiring) -> None:
+    """Give the tasks their source reader and revisit plan."""
+    global _wiring
+    _wiring = wiring
+
+
+@dataclass
+class WorkerState:
+    """One worker process's archive, fetcher, limiter and Redis client."""
+
+    settings: Settings
+    pipeline: Pipeline
+    limiter: RedisHostLimiter
+    redis: redis.Redis
+    wiring: Wiring
+
+    def close(self) -> None:
+        self.pipeline.close()
+        self.redis.close()
+
+
+_state: WorkerState | None = None
+_state_lock = threading.Lock()
+
+
+def connect_redis(settings: Settings) -> redis.Redis:
+    """A client for the broker's Redis (leases, host limiter, leader lock)."""
+    return redis.Redis.from_url(
+        broker_url(settings),
+        socket_timeout=10,
+        socket_connect_timeout=10,
+        retry_on_timeout=True,
+        health_check_interval=15,
+    )
+
+
+def build_state(settings: Settings | None = None) -> WorkerState:
+    """Open the archive, the Redis client and the fetcher for this process."""
+    if _wiring is None:
+        raise WorkerNotConfiguredError(
+            "worker.tasks has no wiring: import schedules.distributed (the Celery app "
+            "includes it) or call worker.tasks.install()"
+        )
+    settings = settings or get_settings()
+    client = connect_redis(settings)
+    limiter = RedisHostLimiter(client, settings=settings)
+    archive = Archive(settings.DATABASE_URL, settings=settings)
+    pipeline = Pipeline(
+        archive=archive,
+        fetcher=Fetcher(settings, limiter=limiter),
+        settings=settings,
+        revisits=_wiring.revisit_plan(settings),
+    )
+    return WorkerState(settings, pipeline, limiter, client, _wiring)
+
+
+def worker_state() -> WorkerState:
+    """This process's state, built on first use if the fork hook did not."""
+    global _state
+    with _state_lock:
+        if _state is None:
+            _state = build_state()
+        return _state
+
+
+@worker_process_init.connect
+def _open_after_fork(**_: Any) -> None:
+    # Connections inherited through fork are shared with the parent: never reuse them.
+    global _state
+    _state = None
+    try:
+        worker_state()
+    except Exception:  # the first task will try again and report the error
+        log.exception("could not open the archive in worker process")
+
+
+@worker_process_shutdown.connect
+def _close_at_exit(**_: Any) -> None:
+    global _state
+    if _state is not None:
+        _state.close()
+        _state = None
+
+
+# --- pure helpers --------------------------------------------------------------
+
+
+def retry_countdown(
+    retries: int, settings: Settings, rng: Callable[[], float] = random.random
+) -> float:
+    """Seconds before retry number ``retries + 1``: exponential, full jitter, capped.
+
+    The cap stays below the visibility timeout minus the hard time limit: a
+    worker holds a countdown message unacknowledged while it waits, and Redis
+    would hand it to a second worker after the visibility timeout.
+    """
+    cap = min(
+        float(settings.TASK_RETRY_BACKOFF_MAX),
+        float(settings.VISIBILITY_TIMEOUT) - float(settings.TASK_TIME_LIMIT) - 1.0,
+    )
+    ceiling = min(cap, float(settings.TASK_RETRY_BACKOFF) * 2 ** min(retries, 30))
+    return max(1.0, rng() * ceiling)
+
+
+def lease_key(kind: str, name: str) -> str:
+    """The Redis key that marks ``name`` (a URL or source name) as already queued."""
+    return LEASE_PREFIX + kind + ":" + hashlib.sha1(name.encode("utf-8")).hexdigest()
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+# --- sending work --------------------------------------------------------------
+
+
+def enqueue_fetch(url: str, *, source: str | None, client: redis.Redis, settings: Settings) -> bool:
+    """Send ``editions.fetch_article`` for a URL unless one is already queued; True if sent."""
+    key = lease_key("article", url)
+    if not client.set(key, "queued", nx=True, ex=int(settings.VISIBILITY_TIMEOUT)):
+        return False
+    try:
+        fetch_article.apply_async(args=[url], kwargs={"source": source})
+    except Exception:
+        client.delete(key)
+        raise
+    return True
+
+
+def enqueue_poll(source: Mapping[str, Any], *, client: redis.Redis, settings: Settings) -> bool:
+    """Send ``editions.poll_source`` unless a poll of this source is still queued."""
+    name = str(source["name"])
+    key = lease_key("source", name)
+    ttl = min(int(float(source.get("every") or 60)), int(settings.VISIBILITY_TIMEOUT))
+    if not client.set(key, "queued", nx=True, ex=max(ttl, 1)):
+        log.info("poll of %s is still queued: not sending another", name)
+        return False
+    try:
+        poll_source_task.apply_async(args=[dict(source)])
+    except Exception:
+        client.delete(key)
+        raise
+    return True
+
+
+def enqueue_due(
+    archive: Archive,
+    *,
+    client: redis.Redis,
+    settings: Settings,
+    now: datetime | None = None,
+    limit: int | None = None,
+) -> int:
+    """Send a fetch for every article due by ``now``; returns how many were sent."""
+    now = now or datetime.now(UTC)
+    due = archive.due_articles(now, limit or int(settings.REVISIT_BATCH))
+    sent = sum(
+        enqueue_fetch(a.canonical_url, source=a.source, client=client, settings=settings)
+        for a in due
+    )
+    if sent:
+        log.info("sent %d of %d due articles", sent, len(due))
+    return sent
+
+
+# --- tasks ---------------------------------------------------------------------
+
+
+def _clear_deliveries(archive: Archive, article_id: int) -> None:
+    # The delivery finished (well or badly) without killing its worker.
+    # TODO(storage): an Archive method would be cleaner; see the report for issue 3.
+    import sqlalchemy as sa
+
+    with archive.engine.begin() as conn:
+        conn.execute(sa.update(Article).where(Article.id == article_id).values(deliveries=0))
+
+
+def _release(state: WorkerState, key: str, keep_for: int = 0) -> None:
+    """Drop a lease (or keep it ``keep_for`` seconds more, while a retry waits)."""
+    try:
+        if keep_for:
+            state.redis.expire(key, keep_for)
+        else:
+            state.redis.delete(key)
+    except redis.RedisError as exc:  # it expires on its own
+        log.warning("could not release lease %s: %s", key, exc)
+
+
+def _network_retry(task: Task, state: WorkerState, host: str) -> None:
+    """Back the host off and retry the task, if retries are left."""
+    backoff = state.limiter.record_failure(host) if host else 0.0
+    settings = state.settings
+    max_retries = int(settings.TASK_MAX_RETRIES)
+    if task.request.retries >= max_retries:
+        return
+    countdown = retry_countdown(task.request.retries, settings)
+    cap = float(settings.VISIBILITY_TIMEOUT) - float(settings.TASK_TIME_LIMIT) - 1.0
+    countdown = min(max(countdown, backoff), cap)
+    raise task.retry(countdown=countdown, max_retries=max_retries)
+
+
+@app.task(name=TASK_POLL_SOURCE, bind=True)
+def poll_source_task(self: Task, source: dict[str, Any]) -> dict[str, Any]:
+    """Poll one source, then send a fetch for each new article URL."""
+    state = worker_state()
+    src = state.wiring.source_from_dict(source)
+    host = host_of(src.url)
+    key = lease_key("source", src.name)
+    try:
+        if host and state.limiter.backoff_remaining(host) > 0:
+            log.info("source %s: host %s is backed off; skipping this poll", src.name, host)
+            return {"source": src.name, "url": src.url, "outcome": "deferred"}
+        archive = state.pipeline.archive
+        archive.sync_sources([src])
+        result = poll_source(state.pipeline, src)
+        if result.outcome in NETWORK_OUTCOMES:
+            _network_retry(self, state, host)
+        elif host:
+            state.limiter.record_success(host)
+        sent = sum(
+            enqueue_fetch(url, source=src.name, client=state.redis, settings=state.settings)
+            for url in result.new_urls
+        )
+        return {**result.as_dict(), "queued": sent}
+    finally:
+        _release(state, key)
+
+
+@app.task(name=TASK_FETCH_ARTICLE, bind=True)
+def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, Any]:
+    """Fetch one article and archive a new version if it changed."""
+    state = worker_state()
+    settings, archive = state.settings, state.pipeline.archive
+    host = host_of(url)
+    key = lease_key("article", url)
+    backoff = state.limiter.backoff_remaining(host) if host else 0.0
+    if backoff > 0:
+        # Leave it due in the archive; the lease keeps it from being sent
+        # again until the host's backoff is over.
+        state.redis.set(key, "deferred", px=int(backoff * 1000) + 1)
+        log.info("%s: host backed off for %.0fs; deferring", url, backoff)
+        return {"url": url, "action": "deferred", "outcome": None}
+
+    article = archive.find_article(url)
+    if article is not None and article.id is not None:
+        deliveries = archive.record_delivery(article.id)
+        if deliveries > int(settings.MAX_DELIVERIES):
+            error = (
+                f"delivered {deliveries - 1} times without finishing (it kills its worker): "
+                "marked failed"
+            )
+            log.error("%s: %s", url, error)
+            archive.mark_checked(
+                article.id,
+                checked_at=datetime.now(UTC),
+                ok=False,
+                next_check_at=None,
+                error=error,
+            )
+            _clear_deliveries(archive, article.id)
+            state.redis.delete(key)
+            return {"url": url, "action": "failed", "outcome": "poison", "error": error}
+
+    retrying = False
+    try:
+        result = ingest_article(state.pipeline, url, source=source)
+        if result.outcome in NETWORK_OUTCOMES:
+            retrying = True
+            _network_retry(self, state, host)
+            retrying = False
+        elif host and result.outcome is not None:
+            state.limiter.record_success(host)
+        return result.as_dict()
+    except SoftTimeLimitExceeded:
+        # Counts as a delivery that never finished.
+        article = None
+        raise
+    except redis.RedisError as exc:
+        retrying = True
+        raise self.retry(
+            exc=exc,
+            countdown=retry_countdown(self.request.retries, settings),
+            max_retries=int(settings.TASK_MAX_RETRIES),
+        ) from exc
+    finally:
+        if article is not None and article.id is not None:
+            _clear_deliveries(archive, article.id)
+        _release(state, key, keep_for=int(settings.VISIBILITY_TIMEOUT) if retrying else 0)
+
+
+@app.task(name=TASK_REVISIT_DUE, bind=True)
+def revisit_due_task(self: Task, limit: int | None = None) -> dict[str, int]:
+    """Send a fetch for every article due now."""
+    state = worker_state()
+    sent = enqueue_due(
+        state.pipeline.archive, client=state.redis, settings=state.settings, limit=limit
+    )
+    return {"sent": sent}
