@@ -93,6 +93,17 @@ def test_byte_order_mark_wins_over_header(codec: str) -> None:
     assert decode_html(html.encode(codec), "text/html; charset=iso-8859-1") == html
 
 
+def test_no_declaration_western_text_prefers_cp1252() -> None:
+    # cp1250 and cp1252 tie on this text; "à" is 0xE0, which cp1250 reads as "ŕ".
+    html = page(FRENCH.replace("la presse", "la presse à Paris") * 2)
+    assert decode_html(html.encode("cp1252")) == html
+
+
+def test_no_declaration_cyrillic_detected() -> None:
+    html = page("<p>Президент заявил журналистам, что реформа вступит в силу летом.</p>" * 3)
+    assert decode_html(html.encode("cp1251")) == html
+
+
 def test_no_declaration_detected() -> None:
     html = page(JAPANESE * 4)
     assert decode_html(html.encode("euc_jp")) == html

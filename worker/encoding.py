@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # the HTML standard says to read such a declaration as utf-8.
 _UNREADABLE_FROM_META = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"}
 _UTF8 = "utf-8"
+_WESTERN = "cp1252"
 
 
 def charset_from_content_type(value: str | None) -> str | None:
@@ -67,14 +68,26 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
     if looks_utf8 or body.isascii():
         return body.decode(_UTF8)
 
-    guess = charset_normalizer.from_bytes(body).best()
-    if guess is not None and guess.encoding:
-        charset = resolve_encoding(guess.encoding) or guess.encoding
+    charset = _detect(body)
+    if charset is not None:
         text = _try_decode(body, charset)
         if text is not None:
             log.debug("detected charset %s", charset)
             return text
     return body.decode(_UTF8, errors="replace")
+
+
+def _detect(body: bytes) -> str | None:
+    """charset_normalizer's best guess; on a tie, windows-1252, as browsers default to it."""
+    matches = list(charset_normalizer.from_bytes(body))
+    if not matches:
+        return None
+    best = matches[0]
+    for match in matches:
+        tied = abs(match.chaos - best.chaos) < 1e-6 and abs(match.coherence - best.coherence) < 1e-6
+        if tied and _WESTERN in match.could_be_from_charset:
+            return _WESTERN
+    return resolve_encoding(best.encoding) or best.encoding
 
 
 def _meta_charset(body: bytes) -> str | None:

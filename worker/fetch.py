@@ -372,7 +372,11 @@ class Fetcher:
                 error=failure.error,
                 redirects=redirects,
             )
-            level = logging.INFO if failure.outcome is Outcome.ROBOTS else logging.WARNING
+            # Refusals by robots.txt and 4xx answers are routine for a crawler, not alarms.
+            routine = failure.outcome is Outcome.ROBOTS or (
+                failure.status is not None and 400 <= failure.status < 500
+            )
+            level = logging.INFO if routine else logging.WARNING
             log.log(level, "fetch %s: %s (%s)", url, failure.outcome.value, failure.error)
             return result
 
@@ -418,8 +422,9 @@ class Fetcher:
         if self.robots is None:
             return
         user_agent = self.settings.USER_AGENT
-        if not self.robots.allowed(url, user_agent):
-            raise _Failure(Outcome.ROBOTS, f"robots.txt disallows {url}")
+        allowed, reason = self.robots.verdict(url, user_agent)
+        if not allowed:
+            raise _Failure(Outcome.ROBOTS, f"robots.txt disallows {url}: {reason}")
 
     def _host_delay(self, url: str) -> float:
         delay = float(self.settings.HOST_DELAY)

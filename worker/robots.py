@@ -95,13 +95,17 @@ class RobotsCache:
 
     def allowed(self, url: str, user_agent: str) -> bool:
         """May ``user_agent`` fetch ``url``?"""
+        return self.verdict(url, user_agent)[0]
+
+    def verdict(self, url: str, user_agent: str) -> tuple[bool, str]:
+        """Whether ``user_agent`` may fetch ``url``, and on what grounds."""
         if urlsplit(url).path == "/robots.txt":
-            return True
+            return True, "robots.txt itself is always fetchable"
         rules = self.rules_for(url)
-        verdict = rules.allowed(url, user_agent)
-        if not verdict:
+        allowed = rules.allowed(url, user_agent)
+        if not allowed:
             log.info("robots: %s disallowed (%s)", url, rules.reason)
-        return verdict
+        return allowed, rules.reason
 
     def crawl_delay(self, url: str, user_agent: str) -> float | None:
         """The Crawl-delay for ``user_agent`` on ``url``'s site, capped by ROBOTS_MAX_CRAWL_DELAY."""

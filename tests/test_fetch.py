@@ -1,0 +1,515 @@
+"""The fetcher against a real local HTTP server: outcomes, limits, retries, redirects, politeness."""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import itertools
+import socket
+import threading
+import time
+from datetime import UTC
+
+import pytest
+
+from editions.demo.site import LocalSite, Page
+from editions.settings import Settings
+from worker.fetch import Fetcher, FetchResult, Outcome, mime_type, retry_after_seconds
+from worker.politeness import LocalHostLimiter
+from worker.robots import RobotsCache, site_key
+
+ARTICLE = "<html><head><title>Story</title></head><body><p>Élysée: l’été.</p></body></html>"
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
+    b"\x00\x00\x00IEND\xaeB`\x82"
+)
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+# Clock granularity slack between the server's time.time() stamps.
+SLACK = 0.05
+
+
+def make_fetcher(**overrides: object) -> Fetcher:
+    """A fetcher with small, fast limits; robots off unless asked for."""
+    values: dict[str, object] = {
+        "connect_timeout": 2.0,
+        "read_timeout": 2.0,
+        "total_timeout": 10.0,
+        "max_retries": 0,
+        "retry_backoff": 0.01,
+        "retry_max_wait": 2.0,
+        "robots_enabled": False,
+    }
+    values.update(overrides)
+    return Fetcher(Settings(**values))
+
+
+def fetch(url: str, **kwargs: object) -> FetchResult:
+    with make_fetcher() as fetcher:
+        return fetcher.fetch(url, **kwargs)  # type: ignore[arg-type]
+
+
+def gaps(site: LocalSite, path: str) -> list[float]:
+    times = [r.time for r in site.requests_for(path)]
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def chunked(body: bytes, size: int = 4096) -> bytes:
+    """Frame a body in HTTP/1.1 chunked transfer coding, as a server streaming it would."""
+    parts = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+# --- plain outcomes --------------------------------------------------------------------
+
+
+def test_ok(site: LocalSite) -> None:
+    site.add("/story", ARTICLE)
+    result = fetch(site.url("/story"))
+    assert result.outcome is Outcome.OK and result.ok
+    assert result.status == 200
+    assert result.body == ARTICLE.encode()
+    assert result.text == ARTICLE
+    assert result.size == len(ARTICLE.encode())
+    assert result.content_type == "text/html"
+    assert result.url == result.final_url == site.url("/story")
+    assert result.redirects == []
+    assert result.error is None
+    assert result.etag and result.last_modified
+    assert all(key == key.lower() for key in result.headers)
+    assert result.started_at.tzinfo is UTC
+    assert result.duration >= 0
+    seen = site.requests_for("/story")[0]
+    assert seen.headers["User-Agent"].startswith("editions/")
+    assert "text/html" in seen.headers["Accept"]
+
+
+def test_gzip_body_is_decompressed(site: LocalSite) -> None:
+    site.add("/zipped", ARTICLE * 20, gzip=True)
+    result = fetch(site.url("/zipped"))
+    assert result.ok
+    assert result.headers["content-encoding"] == "gzip"
+    assert result.text == ARTICLE * 20
+
+
+def test_not_modified_by_etag(site: LocalSite) -> None:
+    site.add("/story", ARTICLE)
+    with make_fetcher() as fetcher:
+        first = fetcher.fetch(site.url("/story"))
+        again = fetcher.fetch(site.url("/story"), etag=first.etag)
+    assert again.outcome is Outcome.NOT_MODIFIED and not again.ok
+    assert again.status == 304 and again.body == b"" and again.error is None
+    assert site.requests_for("/story")[1].headers["If-None-Match"] == first.etag
+
+
+def test_not_modified_by_last_modified(site: LocalSite) -> None:
+    site.add("/story", ARTICLE)
+    with make_fetcher() as fetcher:
+        first = fetcher.fetch(site.url("/story"))
+        again = fetcher.fetch(site.url("/story"), last_modified=first.last_modified)
+    assert again.outcome is Outcome.NOT_MODIFIED
+    seen = site.requests_for("/story")[1].headers
+    assert seen["If-Modified-Since"] == first.last_modified and "If-None-Match" not in seen
+
+
+def test_changed_page_is_fetched_despite_old_etag(site: LocalSite) -> None:
+    site.add("/story", ARTICLE)
+    with make_fetcher() as fetcher:
+        first = fetcher.fetch(site.url("/story"))
+        site.add("/story", ARTICLE.replace("l’été", "l’hiver"))
+        again = fetcher.fetch(site.url("/story"), etag=first.etag)
+    assert again.outcome is Outcome.OK and "l’hiver" in again.text
+
+
+@pytest.mark.parametrize("status", [404, 410, 500])
+def test_http_error(site: LocalSite, status: int) -> None:
+    site.add("/broken", "<p>nope</p>", status=status, conditional=False)
+    result = fetch(site.url("/broken"))
+    assert result.outcome is Outcome.HTTP_ERROR
+    assert result.status == status and result.body == b""
+    assert str(status) in (result.error or "")
+
+
+def test_connection_refused() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = fetch(f"http://127.0.0.1:{port}/")
+    assert result.outcome is Outcome.CONNECTION_ERROR
+    assert result.status is None and result.error
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org/file", "file:///etc/passwd", "not a url", "http://", "http://[::1"]
+)
+def test_refused_urls(url: str) -> None:
+    result = fetch(url)
+    assert result.outcome is Outcome.BLOCKED
+    assert result.error and "http" in result.error
+
+
+def test_programmer_errors() -> None:
+    with make_fetcher() as fetcher:
+        with pytest.raises(TypeError):
+            fetcher.fetch(b"http://127.0.0.1/")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="max_bytes"):
+            fetcher.fetch("http://127.0.0.1/", max_bytes=0)
+        with pytest.raises(TypeError, match="allowed_types"):
+            fetcher.fetch("http://127.0.0.1/", allowed_types="text/html")
+
+
+# --- retries -----------------------------------------------------------------------------
+
+
+def flaky(site: LocalSite, path: str, failures: list[Page], final: Page) -> None:
+    """Serve ``failures`` in turn, then ``final`` forever."""
+    answers = iter(failures)
+    site.handlers[path] = lambda _h: next(answers, final)
+
+
+def test_retry_after_honoured(site: LocalSite) -> None:
+    busy = Page(b"busy", status=503, headers={"Retry-After": "1"}, conditional=False)
+    flaky(site, "/busy", [busy], Page(ARTICLE.encode()))
+    with make_fetcher(max_retries=2) as fetcher:
+        result = fetcher.fetch(site.url("/busy"))
+    assert result.ok and result.text == ARTICLE
+    assert [r.status for r in site.requests_for("/busy")] == [503, 200]
+    assert gaps(site, "/busy")[0] >= 1.0 - SLACK
+
+
+def test_retry_after_too_long_gives_up(site: LocalSite) -> None:
+    site.add("/later", "busy", status=429, headers={"Retry-After": "3600"}, conditional=False)
+    with make_fetcher(max_retries=3, retry_max_wait=2.0) as fetcher:
+        result = fetcher.fetch(site.url("/later"))
+    assert result.outcome is Outcome.HTTP_ERROR and result.status == 429
+    assert "3600" in (result.error or "") and "RETRY_MAX_WAIT" in (result.error or "")
+    assert len(site.requests_for("/later")) == 1
+
+
+def test_retry_after_http_date(site: LocalSite) -> None:
+    when = email.utils.formatdate(time.time() + 7200, usegmt=True)
+    site.add("/later", "busy", status=503, headers={"Retry-After": when}, conditional=False)
+    with make_fetcher(max_retries=2) as fetcher:
+        result = fetcher.fetch(site.url("/later"))
+    assert result.outcome is Outcome.HTTP_ERROR and "gave up" in (result.error or "")
+    assert len(site.requests_for("/later")) == 1
+
+
+def test_server_errors_retried_with_backoff_then_give_up(site: LocalSite) -> None:
+    site.add("/down", "down", status=502, conditional=False)
+    with make_fetcher(max_retries=2) as fetcher:
+        result = fetcher.fetch(site.url("/down"))
+    assert result.outcome is Outcome.HTTP_ERROR and result.status == 502
+    assert "3 attempts" in (result.error or "")
+    assert len(site.requests_for("/down")) == 3
+
+
+def test_client_errors_not_retried(site: LocalSite) -> None:
+    site.add("/gone", "gone", status=404, conditional=False)
+    with make_fetcher(max_retries=3) as fetcher:
+        assert fetcher.fetch(site.url("/gone")).outcome is Outcome.HTTP_ERROR
+    assert len(site.requests_for("/gone")) == 1
+
+
+def test_timeout_retried_then_succeeds(site: LocalSite) -> None:
+    flaky(site, "/slow", [Page(ARTICLE.encode(), delay=1.0)], Page(ARTICLE.encode()))
+    with make_fetcher(read_timeout=0.3, max_retries=1) as fetcher:
+        result = fetcher.fetch(site.url("/slow"))
+    assert result.ok
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("120", 120.0), (" 0 ", 0.0), (None, None), ("soon", None), ("-5", None)],
+)
+def test_retry_after_seconds(value: str | None, expected: float | None) -> None:
+    assert retry_after_seconds(value) == expected
+
+
+def test_retry_after_seconds_dates() -> None:
+    now = 1_700_000_000.0
+    assert retry_after_seconds(email.utils.formatdate(now + 90, usegmt=True), now=now) == 90
+    assert retry_after_seconds(email.utils.formatdate(now - 90, usegmt=True), now=now) == 0
+
+
+# --- time and size limits ------------------------------------------------------------------
+
+
+def test_read_timeout(site: LocalSite) -> None:
+    site.add("/stuck", ARTICLE, delay=1.5)
+    with make_fetcher(read_timeout=0.3) as fetcher:
+        result = fetcher.fetch(site.url("/stuck"))
+    assert result.outcome is Outcome.TIMEOUT
+    assert result.body == b"" and "timed out" in (result.error or "")
+
+
+def test_total_deadline_cuts_a_slow_drip(site: LocalSite) -> None:
+    # 64 bytes every 0.05 s: each read is quick, the whole body would take ~4 s.
+    site.add("/drip", "x" * 64 * 80, drip=0.05)
+    with make_fetcher(read_timeout=1.0, total_timeout=0.6) as fetcher:
+        result = fetcher.fetch(site.url("/drip"))
+    assert result.outcome is Outcome.TIMEOUT
+    assert result.status == 200 and "TOTAL_TIMEOUT" in (result.error or "")
+
+
+def test_too_large_by_content_length(site: LocalSite) -> None:
+    site.add("/big", "x" * 5000)
+    result = fetch(site.url("/big"), max_bytes=1000)
+    assert result.outcome is Outcome.TOO_LARGE
+    assert "Content-Length 5000" in (result.error or "") and result.body == b""
+
+
+def test_too_large_when_streamed_without_length(site: LocalSite) -> None:
+    # With chunked transfer coding any Content-Length is ignored (RFC 9112 6.3),
+    # so only the streamed count can stop it.
+    site.add("/stream", chunked(b"y" * 50_000), headers={"Transfer-Encoding": "chunked"})
+    result = fetch(site.url("/stream"), max_bytes=10_000)
+    assert result.outcome is Outcome.TOO_LARGE
+    assert "10000-byte limit" in (result.error or "")
+
+
+def test_chunked_body_within_limit(site: LocalSite) -> None:
+    body = ARTICLE.encode() * 10
+    site.add("/stream", chunked(body, 100), headers={"Transfer-Encoding": "chunked"})
+    result = fetch(site.url("/stream"))
+    assert result.ok and result.body == body
+
+
+def test_gzip_bomb_is_cut(site: LocalSite) -> None:
+    bomb = gzip.compress(b"<p>" + b"\0" * 20_000_000, compresslevel=9)
+    assert len(bomb) < 100_000
+    site.add("/bomb", bomb, headers={"Content-Encoding": "gzip"}, conditional=False)
+    result = fetch(site.url("/bomb"), max_bytes=1_000_000)
+    assert result.outcome is Outcome.TOO_LARGE
+    assert "after decompression" in (result.error or "")
+
+
+def test_default_limit_from_settings(site: LocalSite) -> None:
+    site.add("/big", "z" * 3000)
+    with make_fetcher(max_body_bytes=2000) as fetcher:
+        assert fetcher.fetch(site.url("/big")).outcome is Outcome.TOO_LARGE
+
+
+# --- content checks --------------------------------------------------------------------------
+
+
+def test_binary_type_refused_for_articles(site: LocalSite) -> None:
+    site.add("/photo", PNG, content_type="image/png")
+    result = fetch(site.url("/photo"), allowed_types=HTML_TYPES)
+    assert result.outcome is Outcome.BAD_CONTENT
+    assert "image/png" in (result.error or "") and result.body == b""
+
+
+def test_binary_type_accepted_when_any_type_is(site: LocalSite) -> None:
+    site.add("/photo", PNG, content_type="image/png")
+    result = fetch(site.url("/photo"))
+    assert result.ok and result.body == PNG
+
+
+def test_binary_body_claiming_html_sniffed(site: LocalSite) -> None:
+    site.add("/fake", PNG, content_type="text/html; charset=utf-8")
+    result = fetch(site.url("/fake"), allowed_types=HTML_TYPES)
+    assert result.outcome is Outcome.BAD_CONTENT and "looks binary" in (result.error or "")
+
+
+def test_nul_bytes_in_text_sniffed(site: LocalSite) -> None:
+    site.add("/nul", b"<html>\x00\x00\x00garbage</html>", content_type="text/html")
+    assert fetch(site.url("/nul")).outcome is Outcome.BAD_CONTENT
+
+
+def test_wildcard_allowed_types(site: LocalSite) -> None:
+    site.add("/feed", "<rss/>", content_type="text/xml")
+    assert fetch(site.url("/feed"), allowed_types={"text/*"}).ok
+    assert fetch(site.url("/feed"), allowed_types={"application/rss+xml"}).outcome is (
+        Outcome.BAD_CONTENT
+    )
+
+
+def test_lying_charset_decoded_right(site: LocalSite) -> None:
+    html = (
+        '<html><head><meta charset="shift_jis"><title>t</title></head><body>'
+        + "<p>Le président a déclaré à l’Assemblée que la réforme « s’appliquera » dès l’été.</p>"
+        * 3
+        + "</body></html>"
+    )
+    site.add("/cp1252", html.encode("cp1252"), content_type="text/html; charset=utf-8")
+    result = fetch(site.url("/cp1252"))
+    assert result.ok and result.text == html
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("Text/HTML; charset=UTF-8", "text/html"), ("", None), (None, None), (" ; x", None)],
+)
+def test_mime_type(value: str | None, expected: str | None) -> None:
+    assert mime_type(value) == expected
+
+
+# --- redirects -------------------------------------------------------------------------------
+
+
+def redirect(site: LocalSite, path: str, location: str, status: int = 301) -> None:
+    site.add(path, b"", status=status, headers={"Location": location}, conditional=False)
+
+
+def test_redirects_followed_and_recorded(site: LocalSite) -> None:
+    redirect(site, "/old", "/moved", 301)
+    redirect(site, "/moved", site.url("/story?x=1#frag"), 302)
+    site.add("/story", ARTICLE)
+    result = fetch(site.url("/old"))
+    assert result.ok and result.text == ARTICLE
+    assert result.redirects == [site.url("/old"), site.url("/moved")]
+    assert result.final_url == site.url("/story?x=1")
+
+
+def test_redirect_loop(site: LocalSite) -> None:
+    redirect(site, "/a", "/b")
+    redirect(site, "/b", "/a")
+    result = fetch(site.url("/a"))
+    assert result.outcome is Outcome.REDIRECT_ERROR
+    assert "loop" in (result.error or "")
+    assert site.url("/a") in (result.error or "") and site.url("/b") in (result.error or "")
+    assert len(site.requests) == 2
+
+
+def test_too_many_redirects(site: LocalSite) -> None:
+    for i in range(5):
+        redirect(site, f"/hop{i}", f"/hop{i + 1}", 307)
+    site.add("/hop5", ARTICLE)
+    with make_fetcher(max_redirects=2) as fetcher:
+        result = fetcher.fetch(site.url("/hop0"))
+    assert result.outcome is Outcome.REDIRECT_ERROR
+    assert "more than 2 redirects" in (result.error or "")
+    assert [r.path for r in site.requests] == ["/hop0", "/hop1", "/hop2"]
+    with make_fetcher(max_redirects=5) as fetcher:
+        assert fetcher.fetch(site.url("/hop0")).ok
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://x/"])
+def test_redirect_to_other_scheme_refused(site: LocalSite, target: str) -> None:
+    redirect(site, "/trap", target, 302)
+    result = fetch(site.url("/trap"))
+    assert result.outcome is Outcome.REDIRECT_ERROR
+    assert target in (result.error or "") and result.body == b""
+
+
+def test_redirect_without_location(site: LocalSite) -> None:
+    site.add("/nowhere", b"", status=302, conditional=False)
+    result = fetch(site.url("/nowhere"))
+    assert result.outcome is Outcome.REDIRECT_ERROR and "Location" in (result.error or "")
+
+
+# --- robots.txt ----------------------------------------------------------------------------
+
+
+def test_robots_disallow_never_requests_page(site: LocalSite) -> None:
+    site.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    site.add("/private/story", ARTICLE)
+    site.add("/public/story", ARTICLE)
+    with make_fetcher(robots_enabled=True) as fetcher:
+        blocked = fetcher.fetch(site.url("/private/story"))
+        allowed = fetcher.fetch(site.url("/public/story"))
+    assert blocked.outcome is Outcome.ROBOTS and "robots.txt" in (blocked.error or "")
+    assert allowed.ok
+    assert site.requests_for("/private/story") == []
+    assert len(site.requests_for("/robots.txt")) == 1  # cached for the second fetch
+
+
+def test_robots_agent_specific_rules(site: LocalSite) -> None:
+    site.add(
+        "/robots.txt",
+        "User-agent: editions\nDisallow: /\n\nUser-agent: *\nAllow: /\n",
+        content_type="text/plain",
+    )
+    site.add("/story", ARTICLE)
+    with make_fetcher(robots_enabled=True) as fetcher:
+        assert fetcher.fetch(site.url("/story")).outcome is Outcome.ROBOTS
+
+
+def test_robots_missing_allows_all(site: LocalSite) -> None:
+    site.add("/story", ARTICLE)
+    with make_fetcher(robots_enabled=True) as fetcher:
+        assert fetcher.fetch(site.url("/story")).ok
+    assert [r.path for r in site.requests] == ["/robots.txt", "/story"]
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_robots_server_error_disallows(site: LocalSite, status: int) -> None:
+    site.add("/robots.txt", "oops", status=status, conditional=False)
+    site.add("/story", ARTICLE)
+    with make_fetcher(robots_enabled=True) as fetcher:
+        result = fetcher.fetch(site.url("/story"))
+    assert result.outcome is Outcome.ROBOTS
+    assert "unreachable" in (result.error or "") and str(status) in (result.error or "")
+    assert site.requests_for("/story") == []
+
+
+def test_robots_error_verdict_expires(site: LocalSite) -> None:
+    site.add("/robots.txt", "oops", status=503, conditional=False)
+    site.add("/story", ARTICLE)
+    with make_fetcher(robots_enabled=True, robots_error_cache_seconds=0.2) as fetcher:
+        assert fetcher.fetch(site.url("/story")).outcome is Outcome.ROBOTS
+        site.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+        time.sleep(0.3)
+        assert fetcher.fetch(site.url("/story")).ok
+    assert len(site.requests_for("/robots.txt")) == 2
+
+
+def test_crawl_delay_honoured(site: LocalSite) -> None:
+    site.add("/robots.txt", "User-agent: *\nCrawl-delay: 0.4\n", content_type="text/plain")
+    site.add("/story", ARTICLE)
+    with make_fetcher(robots_enabled=True) as fetcher:
+        for _ in range(3):
+            assert fetcher.fetch(site.url("/story")).ok
+    times = [r.time for r in site.requests]
+    assert [r.path for r in site.requests] == ["/robots.txt"] + ["/story"] * 3
+    assert all(b - a >= 0.4 - SLACK for a, b in itertools.pairwise(times[1:]))
+
+
+def test_crawl_delay_capped(site: LocalSite) -> None:
+    site.add("/robots.txt", "User-agent: *\nCrawl-delay: 86400\n", content_type="text/plain")
+    robots = RobotsCache(
+        Settings(robots_max_crawl_delay=5.0), fetcher=make_fetcher(robots_enabled=False)
+    )
+    assert robots.crawl_delay(site.url("/story"), "editions/0.1") == 5.0
+
+
+def test_site_key() -> None:
+    assert site_key("HTTP://Example.ORG:80/a?b") == "http://example.org"
+    assert site_key("https://example.org:8443/a") == "https://example.org:8443"
+    assert site_key("http://[2001:db8::1]:8080/") == "http://[2001:db8::1]:8080"
+
+
+# --- politeness ---------------------------------------------------------------------------
+
+
+def test_host_delay_spaces_requests(site: LocalSite) -> None:
+    site.add("/story", ARTICLE)
+    with make_fetcher(host_delay=0.3) as fetcher:
+        for _ in range(3):
+            assert fetcher.fetch(site.url("/story")).ok
+    assert all(gap >= 0.3 - SLACK for gap in gaps(site, "/story"))
+
+
+def test_shared_limiter_across_threads(site: LocalSite) -> None:
+    site.add("/story", ARTICLE)
+    limiter = LocalHostLimiter()
+    results: list[FetchResult] = []
+
+    def worker() -> None:
+        with Fetcher(Settings(host_delay=0.2, robots_enabled=False), limiter=limiter) as fetcher:
+            results.append(fetcher.fetch(site.url("/story")))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and all(r.ok for r in results)
+    times = sorted(r.time for r in site.requests_for("/story"))
+    assert all(b - a >= 0.2 - SLACK for a, b in itertools.pairwise(times))
+
+
+def test_limiter_rejects_negative_delay() -> None:
+    with pytest.raises(ValueError, match="min_delay"):
+        LocalHostLimiter().wait("example.org", -1)
