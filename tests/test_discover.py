@@ -250,6 +250,13 @@ def test_feed_link_with_tracking_is_canonicalised_and_keeps_source_url():
     assert link.source_url == "https://www.example.com/story?utm_source=rss&id=4"
 
 
+def test_feed_cut_short_keeps_the_items_before_the_cut(corpus):
+    body = (corpus / "feeds/feed-rs/rss2/rss_2.0_spec_1.xml").read_bytes()
+    cut = body[: body.index(b"</item>") + len(b"</item>") + 20]
+    links = parse_feed(cut, BASE)
+    assert [link.url for link in links] == [parse_feed(body, BASE)[0].url]
+
+
 def test_empty_valid_feed_gives_no_links():
     assert parse_feed(b"<rss version='2.0'><channel><title>x</title></channel></rss>", BASE) == []
 
@@ -271,6 +278,7 @@ def test_empty_valid_feed_gives_no_links():
         (b'{"version": "https://jsonfeed.org/version/1.1"}', "without an 'items' list"),
         (b"<catalog><book/></catalog>", "not an RSS, RDF or Atom feed"),
         (b"<rss version='2.0'><channel><title>cut", "not a readable feed"),
+        (b"<rss><channel><item><title>oops", "not a readable feed"),
     ],
 )
 def test_bad_feeds_raise_discovery_error(body, message):

@@ -406,19 +406,20 @@ def parse_feed(body: bytes, base_url: str, *, content_type: str | None = None) -
     parsed = feedparser.parse(io.BytesIO(cleaned), response_headers=headers, sanitize_html=False)
     entries = parsed.get("entries", [])
     reason = parsed.get("bozo_exception")
-    if not entries:
-        if parsed.get("bozo") and not isinstance(reason, _SOFT_BOZO):
-            raise DiscoveryError(f"not a readable feed: {reason}")
-        if not parsed.get("version"):
-            raise DiscoveryError("XML but not an RSS, RDF or Atom feed")
-        return []
-    if parsed.get("bozo"):
-        log.info("feed %s is ill-formed but readable (%s)", base_url, reason)
+    hard_bozo = bool(parsed.get("bozo")) and not isinstance(reason, _SOFT_BOZO)
+    if not entries and not hard_bozo and not parsed.get("version"):
+        raise DiscoveryError("XML but not an RSS, RDF or Atom feed")
     links = []
     for entry in entries:
         link = _make_link(_entry_href(entry), base_url, entry.get("title"), _entry_date(entry))
         if link is not None:
             links.append(link)
+    if hard_bozo:
+        # Ill-formed but with usable items (a feed cut short, a stray '&') is still worth it;
+        # ill-formed and nothing usable is an error worth recording.
+        if not links:
+            raise DiscoveryError(f"not a readable feed: {reason}")
+        log.info("feed %s is ill-formed but readable (%s)", base_url, reason)
     return links
 
 
