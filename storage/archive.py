@@ -27,7 +27,7 @@ from editions.settings import Settings, get_settings
 
 from . import search as fts
 from .engine import SQLITE_BEGIN, create_engine, database_url
-from .migrate import is_current, upgrade_engine
+from .migrate import is_current, upgrade, upgrade_engine
 from .models import Alias, Article, Capture, Fetch, Source, UTCDateTime, Version
 from .search import SearchQueryError
 
@@ -43,6 +43,7 @@ __all__ = [
     "SearchHit",
     "SearchQueryError",
     "UnknownSourceError",
+    "upgrade",
 ]
 
 # Snippet highlight markers: private-use characters that never occur in article
@@ -446,6 +447,61 @@ class Archive:
                 session.execute(
                     self._insert(Alias).values(rows).on_conflict_do_nothing(index_elements=["url"])
                 )
+
+    def merge_article(self, article_id: int, *, into: int) -> None:
+        """Fold one article into another that turned out to be the same story.
+
+        Its URL and aliases become aliases of ``into``, its fetch log follows,
+        and both version histories are merged in fetch order; nothing is lost.
+        """
+        if article_id == into:
+            raise InvalidInputError(f"cannot merge article {article_id} into itself")
+        with self._write() as session:
+            # Lock in id order so two opposite merges cannot deadlock on Postgres.
+            locked = {a: self._lock_article(session, a) for a in sorted((article_id, into))}
+            old, target = locked[article_id], locked[into]
+            session.execute(
+                sa.update(Alias).where(Alias.article_id == old.id).values(article_id=target.id)
+            )
+            session.execute(
+                sa.update(Fetch).where(Fetch.article_id == old.id).values(article_id=target.id)
+            )
+            history = list(
+                session.scalars(
+                    sa.select(Version)
+                    .where(Version.article_id.in_([old.id, target.id]))
+                    .order_by(Version.fetched_at, Version.article_id != target.id, Version.number)
+                )
+            )
+            # Two passes: numbers must stay unique per article at every step.
+            for version in history:
+                version.number = -version.number - (
+                    0 if version.article_id == target.id else 1_000_000
+                )
+            session.flush()
+            for number, version in enumerate(history, start=1):
+                version.article_id = target.id
+                version.number = number
+            target.first_seen_at = min(target.first_seen_at, old.first_seen_at)
+            session.flush()
+            old_url = old.canonical_url
+            if self.dialect == "sqlite":
+                session.execute(
+                    sa.text("DELETE FROM article_fts WHERE rowid = :id"), {"id": old.id}
+                )
+            session.delete(old)
+            session.flush()
+            session.add(Alias(url=old_url, article_id=target.id))
+            if history:
+                latest = history[-1]
+                target.latest_version = latest.number
+                for field in ("title", "byline", "published", "language"):
+                    value = getattr(latest, field)
+                    if value is not None:
+                        setattr(target, field, value)
+                target.last_changed_at = latest.fetched_at
+                session.flush()
+                self._index(session, target.id, latest)  # type: ignore[arg-type]
 
     def aliases(self, article_id: int) -> list[str]:
         with self._read() as session:

@@ -28,7 +28,7 @@ from storage import (
     upgrade,
 )
 from storage.migrate import current_revision, head_revision, include_object
-from storage.models import SQLModel
+from storage.models import Fetch, SQLModel
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -563,3 +563,51 @@ def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path: Any) -> None:
             with pytest.raises(sa.exc.OperationalError, match="database is locked"):
                 reader.record_delivery(article.id)
         assert reader.get_article(article.id).failures == 1  # type: ignore[union-attr]
+
+
+def test_merge_article_keeps_everything(archive: Archive) -> None:
+    placeholder, _ = archive.get_or_create_article(
+        "https://news.test/?p=12", source="s", seen_at=T0
+    )
+    target, _ = archive.get_or_create_article(
+        "https://news.test/story", source="s", seen_at=T0 + timedelta(minutes=5)
+    )
+    archive.add_aliases(placeholder.id, ["https://news.test/?p=12&amp=1"])
+    archive.add_version(placeholder.id, new_version("Early text.", at=T0 + timedelta(minutes=1)))
+    archive.add_version(target.id, new_version("Later text.", at=T0 + timedelta(minutes=6)))
+    fetch_id = archive.record_fetch(
+        url="https://news.test/?p=12",
+        source="s",
+        kind="article",
+        started_at=T0,
+        duration=0.1,
+        status=200,
+        size=1,
+        outcome="ok",
+        article_id=placeholder.id,
+    )
+    archive.merge_article(placeholder.id, into=target.id)
+    assert archive.get_article(placeholder.id) is None
+    assert archive.find_article("https://news.test/?p=12").id == target.id  # type: ignore[union-attr]
+    assert set(archive.aliases(target.id)) == {
+        "https://news.test/?p=12",
+        "https://news.test/?p=12&amp=1",
+    }
+    assert [(v.number, v.text) for v in archive.versions(target.id)] == [
+        (1, "Early text."),
+        (2, "Later text."),
+    ]
+    merged = archive.get_article(target.id)
+    assert merged is not None
+    assert (merged.latest_version, merged.first_seen_at) == (2, T0)
+    assert [h.article_id for h in archive.search("Later")] == [target.id]
+    assert archive.search("Early") == []
+    with archive.engine.connect() as conn:
+        owner = conn.execute(
+            sa.text("SELECT article_id FROM fetch WHERE id = :id"), {"id": fetch_id}
+        )
+        assert owner.scalar() == target.id
+    with pytest.raises(InvalidInputError, match="into itself"):
+        archive.merge_article(target.id, into=target.id)
+    with pytest.raises(ArticleNotFoundError):
+        archive.merge_article(placeholder.id, into=target.id)
