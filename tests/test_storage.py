@@ -603,10 +603,8 @@ def test_merge_article_keeps_everything(archive: Archive) -> None:
     assert [h.article_id for h in archive.search("Later")] == [target.id]
     assert archive.search("Early") == []
     with archive.engine.connect() as conn:
-        owner = conn.execute(
-            sa.text("SELECT article_id FROM fetch WHERE id = :id"), {"id": fetch_id}
-        )
-        assert owner.scalar() == target.id
+        owner = conn.scalar(sa.select(Fetch.article_id).where(Fetch.id == fetch_id))
+        assert owner == target.id
     with pytest.raises(InvalidInputError, match="into itself"):
         archive.merge_article(target.id, into=target.id)
     with pytest.raises(ArticleNotFoundError):
