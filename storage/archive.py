@@ -638,6 +638,15 @@ class Archive:
                 raise ArticleNotFoundError(f"no article with id {article_id}")
             return count
 
+    def clear_deliveries(self, article_id: int) -> None:
+        """Reset the delivery count once a delivery finished without killing its worker."""
+        with self._write() as session:
+            result = session.execute(
+                sa.update(Article).where(Article.id == article_id).values(deliveries=0)
+            )
+            if result.rowcount == 0:
+                raise ArticleNotFoundError(f"no article with id {article_id}")
+
     def due_articles(self, now: datetime, limit: int = 100) -> list[Article]:
         """Active articles whose next check is due, oldest due first."""
         with self._read() as session:

@@ -398,6 +398,10 @@ def test_due_query_uses_the_status_index_on_sqlite(tmp_path: Any) -> None:
 def test_record_delivery_counts(archive: Archive) -> None:
     article, _ = archive.get_or_create_article("https://news.test/d", source="s", seen_at=T0)
     assert [archive.record_delivery(article.id) for _ in range(3)] == [1, 2, 3]
+    archive.clear_deliveries(article.id)
+    assert archive.record_delivery(article.id) == 1
+    with pytest.raises(ArticleNotFoundError):
+        archive.clear_deliveries(4242)
     with pytest.raises(ArticleNotFoundError):
         archive.record_delivery(4242)
 
