@@ -513,3 +513,20 @@ def test_shared_limiter_across_threads(site: LocalSite) -> None:
 def test_limiter_rejects_negative_delay() -> None:
     with pytest.raises(ValueError, match="min_delay"):
         LocalHostLimiter().wait("example.org", -1)
+
+
+def test_robots_oversized_counts_as_unreachable(site: LocalSite) -> None:
+    site.add("/robots.txt", "# padding\n" * 500, content_type="text/plain")
+    site.add("/story", ARTICLE)
+    with make_fetcher(robots_enabled=True, robots_max_bytes=1000) as fetcher:
+        result = fetcher.fetch(site.url("/story"))
+    assert result.outcome is Outcome.ROBOTS and "limit" in (result.error or "")
+    assert site.requests_for("/story") == []
+
+
+def test_robots_redirect_followed(site: LocalSite) -> None:
+    redirect(site, "/robots.txt", "/real-robots.txt")
+    site.add("/real-robots.txt", "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    site.add("/story", ARTICLE)
+    with make_fetcher(robots_enabled=True) as fetcher:
+        assert fetcher.fetch(site.url("/story")).outcome is Outcome.ROBOTS

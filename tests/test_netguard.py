@@ -179,6 +179,13 @@ def test_fetcher_blocks_loopback_by_name(site: LocalSite) -> None:
     assert site.requests == []
 
 
+def test_fetcher_guards_https_too(site: LocalSite) -> None:
+    with guarded() as fetcher:
+        result = fetcher.fetch(f"https://localhost:{site.port}/")
+    assert result.outcome is Outcome.BLOCKED and "loopback" in (result.error or "")
+    assert site.requests == []
+
+
 def test_fetcher_blocks_private_redirect_hop(site: LocalSite) -> None:
     # A second loopback address stands in for a public host: it is exempted by
     # ALLOWED_NETWORKS, and it redirects to the (refused) site on 127.0.0.1.

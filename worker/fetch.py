@@ -414,9 +414,7 @@ class Fetcher:
             pass  # a malformed authority such as "http://[::1" is refused below
         if redirected:
             raise _Failure(Outcome.REDIRECT_ERROR, f"redirect to a refused URL: {url!r}")
-        raise _Failure(
-            Outcome.BLOCKED, f"only http and https URLs with a host are fetched: {url!r}"
-        )
+        raise _Failure(Outcome.BLOCKED, f"not a valid http(s) URL with a host: {url!r}")
 
     def _check_robots(self, url: str) -> None:
         if self.robots is None:
@@ -514,6 +512,9 @@ class Fetcher:
             raise _Failure(Outcome.BLOCKED, str(exc)) from exc
         except requests.exceptions.RequestException as exc:
             raise _network_failure(url, exc) from exc
+        except ValueError as exc:
+            # http.client's own URL checks (control characters...) escape requests' wrapping.
+            raise _Failure(Outcome.BLOCKED, f"invalid URL {url!r}: {exc}") from exc
         try:
             return self._read(url, response, limit, allowed, deadline)
         finally:

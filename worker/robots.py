@@ -60,7 +60,12 @@ def rules_from_result(result: FetchResult) -> tuple[RobotsRules, bool]:
     if outcome is Outcome.OK:
         # Invalid bytes are replaced, not fatal: protego skips lines it cannot read.
         text = result.body.decode("utf-8", errors="replace").lstrip("\ufeff")
-        return RobotsRules(Protego.parse(text), True, f"robots.txt ({status})"), False
+        try:
+            parser = Protego.parse(text)
+        except Exception as exc:  # protego's failure modes are not documented; any means unusable
+            log.warning("robots: cannot parse %s: %s", result.final_url, exc)
+            return RobotsRules(None, True, f"robots.txt unparseable ({exc}): all allowed"), False
+        return RobotsRules(parser, True, f"robots.txt ({status})"), False
     if (
         outcome is Outcome.HTTP_ERROR
         and status is not None
