@@ -160,7 +160,9 @@ class Editions:
         due = self.archive.due_articles(self.pipeline.clock(), self.settings.REVISIT_BATCH)
         return [ingest_article(self.pipeline, a.canonical_url, source=a.source) for a in due]
 
-    def revisit(self, urls: Sequence[str] = (), *, all_articles: bool = False) -> list[ArticleResult]:
+    def revisit(
+        self, urls: Sequence[str] = (), *, all_articles: bool = False
+    ) -> list[ArticleResult]:
         """Re-fetch tracked articles now, due or not."""
         if all_articles:
             targets = [(a["canonical_url"], a["source"]) for a in self.archive.iter_articles()]

@@ -56,7 +56,9 @@ def echo_csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _json_default(v) if isinstance(v, datetime) else v for k, v in row.items()})
+        writer.writerow(
+            {k: _json_default(v) if isinstance(v, datetime) else v for k, v in row.items()}
+        )
     click.echo(buffer.getvalue(), nl=False)
 
 
@@ -122,16 +124,35 @@ pass_context = click.make_pass_decorator(Context)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="editions")
-@click.option("--database", "-d", envvar="EDITIONS_DATABASE_URL", metavar="URL",
-              help="Archive database (default sqlite:///editions.db).")
-@click.option("--sources", "-s", envvar="EDITIONS_SOURCES", metavar="PATH",
-              type=click.Path(dir_okay=False), help="Sources file (default schedules/sources.toml).")
+@click.option(
+    "--database",
+    "-d",
+    envvar="EDITIONS_DATABASE_URL",
+    metavar="URL",
+    help="Archive database (default sqlite:///editions.db).",
+)
+@click.option(
+    "--sources",
+    "-s",
+    envvar="EDITIONS_SOURCES",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="Sources file (default schedules/sources.toml).",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
-              help="Logging level (overrides -v).")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="Logging level (overrides -v).",
+)
 @click.pass_context
-def cli(ctx: click.Context, database: str | None, sources: str | None, verbose: int,
-        log_level: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    database: str | None,
+    sources: str | None,
+    verbose: int,
+    log_level: str | None,
+) -> None:
     """editions: archive news articles and every edit made to them."""
     level = log_level.upper() if log_level else ["WARNING", "INFO", "DEBUG"][min(verbose, 2)]
     logging.basicConfig(
@@ -219,7 +240,9 @@ def revisit(obj: Context, urls: tuple[str, ...], all_articles: bool, as_json: bo
         return
     for r in results:
         extra = f" v{r.version}" if r.version else ""
-        click.echo(f"{r.action}{extra}: {r.canonical_url or r.url}" + (f" ({r.error})" if r.error else ""))
+        click.echo(
+            f"{r.action}{extra}: {r.canonical_url or r.url}" + (f" ({r.error})" if r.error else "")
+        )
 
 
 # --- reading -------------------------------------------------------------------
@@ -237,9 +260,17 @@ SEARCH_COLUMNS = ["url", "title", "snippet", "score", "published", "source", "ve
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--csv", "as_csv", is_flag=True)
 @pass_context
-def search(obj: Context, query: str, source: str | None, since: datetime | None,
-           until: datetime | None, language: str | None, limit: int, as_json: bool,
-           as_csv: bool) -> None:
+def search(
+    obj: Context,
+    query: str,
+    source: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    language: str | None,
+    limit: int,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
     """Full-text search over the latest version of every article.
 
     Words, "exact phrases", prefix*, -excluded and OR work as in web search.
@@ -281,14 +312,23 @@ def show(obj: Context, url: str, number: int | None, as_json: bool) -> None:
     click.secho(data["title"] or "(untitled)", bold=True)
     meta = [data["byline"], _when(data["published"]), data["language"]]
     click.echo(" · ".join(m for m in meta if m and m != "-"))
-    click.echo(f"{data['canonical_url']} — version {data['version']} of {data['versions']}, "
-               f"fetched {_when(data['fetched_at'])}")
+    click.echo(
+        f"{data['canonical_url']} — version {data['version']} of {data['versions']}, "
+        f"fetched {_when(data['fetched_at'])}"
+    )
     click.echo()
     click.echo(data["text"])
 
 
-HISTORY_COLUMNS = ["version", "fetched_at", "title", "words_added", "words_removed", "change",
-                   "text_sha256"]
+HISTORY_COLUMNS = [
+    "version",
+    "fetched_at",
+    "title",
+    "words_added",
+    "words_removed",
+    "change",
+    "text_sha256",
+]
 
 
 @cli.command()
@@ -310,29 +350,47 @@ def history(obj: Context, url: str, as_json: bool, as_csv: bool) -> None:
     for alias in data["aliases"]:
         click.echo(f"  also at {alias}")
     for v in data["versions"]:
-        click.echo(f"  v{v['version']}  {_when(v['fetched_at'])}  {v['title'] or ''}  [{v['change']}]")
+        click.echo(
+            f"  v{v['version']}  {_when(v['fetched_at'])}  {v['title'] or ''}  [{v['change']}]"
+        )
 
 
 @cli.command()
 @click.argument("url")
-@click.option("--from", "from_version", type=int, help="Older version (default: the one before --to).")
+@click.option(
+    "--from", "from_version", type=int, help="Older version (default: the one before --to)."
+)
 @click.option("--to", "to_version", type=int, help="Newer version (default: latest).")
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
 @click.option("--full", is_flag=True, help="Show the whole text, not just the changes.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
-def diff(obj: Context, url: str, from_version: int | None, to_version: int | None,
-         color: bool | None, full: bool, as_json: bool) -> None:
+def diff(
+    obj: Context,
+    url: str,
+    from_version: int | None,
+    to_version: int | None,
+    color: bool | None,
+    full: bool,
+    as_json: bool,
+) -> None:
     """Word-level diff between two versions of an article."""
     color = _is_terminal(sys.stdout) if color is None else color
     with friendly_errors():
-        data = obj.editions.diff(url, from_version=from_version, to_version=to_version,
-                                 color=color and not as_json, context=None if full else 12)
+        data = obj.editions.diff(
+            url,
+            from_version=from_version,
+            to_version=to_version,
+            color=color and not as_json,
+            context=None if full else 12,
+        )
     if as_json:
         echo_json(data)
         return
-    click.echo(f"{data['canonical_url']}: version {data['from']} -> {data['to']} "
-               f"(+{data['words_added']}/-{data['words_removed']} words)")
+    click.echo(
+        f"{data['canonical_url']}: version {data['from']} -> {data['to']} "
+        f"(+{data['words_added']}/-{data['words_removed']} words)"
+    )
     click.echo(data["rendered"], color=color)
 
 
@@ -356,15 +414,19 @@ def status(obj: Context, as_json: bool) -> None:
         echo_json(data)
         return
     click.echo(f"archive: {data['database']}")
-    click.echo(f"articles: {data['articles']}  versions: {data['versions']}  "
-               f"due now: {data['due']}  next due: {_when(data['next_due'])}")
+    click.echo(
+        f"articles: {data['articles']}  versions: {data['versions']}  "
+        f"due now: {data['due']}  next due: {_when(data['next_due'])}"
+    )
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(data["fetches_by_outcome"].items()))
     click.echo(f"fetches: {outcomes or 'none yet'}")
     if data["sources"]:
         click.echo("sources:")
         for s in data["sources"]:
-            click.echo(f"  {s['name']:<20} {s['kind']:<8} last {_when(s.get('last_polled_at'))}"
-                       f"  next {_when(s.get('next_poll_at'))}  {s.get('last_outcome') or ''}")
+            click.echo(
+                f"  {s['name']:<20} {s['kind']:<8} last {_when(s.get('last_polled_at'))}"
+                f"  next {_when(s.get('next_poll_at'))}  {s.get('last_outcome') or ''}"
+            )
     if data.get("recent_by_host"):
         click.echo("recent fetches by host:")
         for host, outcomes in sorted(data["recent_by_host"].items()):
@@ -414,7 +476,9 @@ def extract(paths: tuple[str, ...], url: str | None, as_json: bool) -> None:
             echo_jsonl([data])
         else:
             click.secho(data["title"] or "(untitled)", bold=True)
-            click.echo(" · ".join(str(data[k]) for k in ("byline", "published", "language") if data[k]))
+            click.echo(
+                " · ".join(str(data[k]) for k in ("byline", "published", "language") if data[k])
+            )
             click.echo()
             click.echo(data["text"])
     if failed:
@@ -452,8 +516,12 @@ def db_upgrade(obj: Context) -> None:
 
 
 @cli.command()
-@click.option("--database", "database", metavar="URL",
-              help="Archive to write (default: a fresh SQLite file in a temporary folder).")
+@click.option(
+    "--database",
+    "database",
+    metavar="URL",
+    help="Archive to write (default: a fresh SQLite file in a temporary folder).",
+)
 @click.option("--keep-serving", is_flag=True, help="Keep the demo site up until Ctrl-C.")
 def demo(database: str | None, keep_serving: bool) -> None:
     """Archive a local demo news site, edit it, archive it again, show the diffs."""

@@ -35,7 +35,9 @@ def article_html(
         "datePublished": published.isoformat(),
         "inLanguage": lang,
     }
-    links = "".join(f'<li><a href="{u}">Related story {i}</a></li>' for i, u in enumerate(related or []))
+    links = "".join(
+        f'<li><a href="{u}">Related story {i}</a></li>' for i, u in enumerate(related or [])
+    )
     body = "\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     head_links = ""
     if canonical:

@@ -21,16 +21,35 @@ def archive(site, tmp_path: Path) -> dict[str, str]:
     """A SQLite archive holding two articles, one of them edited once."""
     url_a = site.url("/news/ferry")
     url_b = site.url("/news/wall")
-    site.add("/news/ferry", article_html(title="Ferry fares rise", paragraphs=paragraphs("ferry fares"), canonical=url_a))
-    site.add("/news/wall", article_html(title="Harbour wall repaired", paragraphs=paragraphs("the wall"), canonical=url_b))
-    site.add("/feed.xml", rss([("a", url_a + "?utm_source=x"), ("b", url_b)]), content_type="application/rss+xml")
+    site.add(
+        "/news/ferry",
+        article_html(
+            title="Ferry fares rise", paragraphs=paragraphs("ferry fares"), canonical=url_a
+        ),
+    )
+    site.add(
+        "/news/wall",
+        article_html(
+            title="Harbour wall repaired", paragraphs=paragraphs("the wall"), canonical=url_b
+        ),
+    )
+    site.add(
+        "/feed.xml",
+        rss([("a", url_a + "?utm_source=x"), ("b", url_b)]),
+        content_type="application/rss+xml",
+    )
     database = f"sqlite:///{tmp_path / 'cli.db'}"
     settings = Settings(allow_private_addresses=True, host_delay=0.0)
-    source = Source(name="gazette", url=site.url("/feed.xml"), kind="feed", every=timedelta(minutes=10))
+    source = Source(
+        name="gazette", url=site.url("/feed.xml"), kind="feed", every=timedelta(minutes=10)
+    )
     with Editions(database, settings=settings) as ed:
         ed.run_once(sources=[source])
         edited = [*paragraphs("ferry fares"), "Correction: the fares rise in May, not June."]
-        site.add("/news/ferry", article_html(title="Ferry fares rise in May", paragraphs=edited, canonical=url_a))
+        site.add(
+            "/news/ferry",
+            article_html(title="Ferry fares rise in May", paragraphs=edited, canonical=url_a),
+        )
         ed.revisit([url_a])
     return {"database": database, "a": url_a, "b": url_b}
 
@@ -59,7 +78,20 @@ def test_search_csv(archive):
 
 @pytest.mark.parametrize(
     "query",
-    ['"unbalanced', "AND", "(", ")", "-", "*", "NOT", "title:ferry", 'fer"ry', "ferry AND", "a" * 5000, "🙂"],
+    [
+        '"unbalanced',
+        "AND",
+        "(",
+        ")",
+        "-",
+        "*",
+        "NOT",
+        "title:ferry",
+        'fer"ry',
+        "ferry AND",
+        "a" * 5000,
+        "🙂",
+    ],
 )
 def test_hostile_queries_never_traceback(archive, query):
     code, out, err = invoke("--database", archive["database"], "search", query, "--json")
@@ -77,14 +109,29 @@ def test_show_history_diff_json(archive):
     assert code == 0
     shown = json.loads(out)
     assert shown["canonical_url"] == archive["a"] and shown["version"] == 2
-    assert set(shown) >= {"url", "canonical_url", "version", "fetched_at", "title", "byline", "published", "text"}
+    assert set(shown) >= {
+        "url",
+        "canonical_url",
+        "version",
+        "fetched_at",
+        "title",
+        "byline",
+        "published",
+        "text",
+    }
     code, out, _ = invoke("--database", db, "show", archive["a"], "--version", "1", "--json")
     assert json.loads(out)["title"] == "Ferry fares rise"
 
     code, out, _ = invoke("--database", db, "history", archive["a"], "--json")
     history = json.loads(out)
     assert [v["version"] for v in history["versions"]] == [1, 2]
-    assert set(history["versions"][0]) >= {"version", "fetched_at", "title", "text_sha256", "change"}
+    assert set(history["versions"][0]) >= {
+        "version",
+        "fetched_at",
+        "title",
+        "text_sha256",
+        "change",
+    }
     assert archive["a"] + "?utm_source=x" not in history["aliases"]  # tracking params never stored
 
     code, out, _ = invoke("--database", db, "diff", archive["a"], "--json")
@@ -119,13 +166,25 @@ def test_extract_json(corpus):
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 3
     for row in rows:
-        assert set(row) >= {"path", "url", "canonical_url", "title", "byline", "published", "modified", "language", "text"}
+        assert set(row) >= {
+            "path",
+            "url",
+            "canonical_url",
+            "title",
+            "byline",
+            "published",
+            "modified",
+            "language",
+            "text",
+        }
         assert row["text"]
 
 
 def test_bad_sources_file_names_file_line_and_field(tmp_path):
     bad = tmp_path / "sources.toml"
-    bad.write_text('[[source]]\nname = "x"\nurl = "https://example.com/feed"\nkind = "feed"\nevery = "often"\n')
+    bad.write_text(
+        '[[source]]\nname = "x"\nurl = "https://example.com/feed"\nkind = "feed"\nevery = "often"\n'
+    )
     code, _, err = invoke("--sources", str(bad), "sources")
     assert code == 2
     assert "sources.toml" in err and ":5" in err and "every" in err

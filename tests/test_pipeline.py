@@ -22,7 +22,11 @@ def settings() -> Settings:
 def publish(site: LocalSite, slug: str, title: str, paras: list[str], **kwargs: object) -> str:
     url = site.url(f"/news/{slug}")
     page = article_html(
-        title=title, paragraphs=paras, canonical=url, amphtml=site.url(f"/amp/news/{slug}"), **kwargs
+        title=title,
+        paragraphs=paras,
+        canonical=url,
+        amphtml=site.url(f"/amp/news/{slug}"),
+        **kwargs,
     )
     site.add(f"/news/{slug}", page)
     amp = article_html(title=title, paragraphs=paras, canonical=url)
@@ -132,13 +136,17 @@ def test_versions_changed_unchanged_whitespace_identical(site, newsroom, databas
 
 
 def test_failures_are_recorded_and_never_stop_the_run(site, newsroom, database_url):
-    site.add("/broken-feed.xml", b"<rss><channel><item><title>oops", content_type="application/rss+xml")
+    site.add(
+        "/broken-feed.xml", b"<rss><channel><item><title>oops", content_type="application/rss+xml"
+    )
     site.add("/news/gone", b"gone", status=410, content_type="text/plain")
     site.add("/image.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, content_type="image/png")
     feed = rss([("gone", site.url("/news/gone")), ("png", site.url("/image.png"))])
     site.add("/feed2.xml", feed, content_type="application/rss+xml")
     broken = [
-        Source(name="broken", url=site.url("/broken-feed.xml"), kind="feed", every=timedelta(minutes=5)),
+        Source(
+            name="broken", url=site.url("/broken-feed.xml"), kind="feed", every=timedelta(minutes=5)
+        ),
         Source(name="missing", url=site.url("/nope.xml"), kind="feed", every=timedelta(minutes=5)),
         Source(name="feed2", url=site.url("/feed2.xml"), kind="feed", every=timedelta(minutes=5)),
     ]

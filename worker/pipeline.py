@@ -189,9 +189,7 @@ def _links_of(pipe: Pipeline, source: SourceLike, result: FetchResult, depth: in
     if source.kind == "feed":
         return parse_feed(result.body, result.final_url, content_type=result.content_type)
     if source.kind == "page":
-        return find_page_links(
-            result.text, result.final_url, allow=source.allow, deny=source.deny
-        )
+        return find_page_links(result.text, result.final_url, allow=source.allow, deny=source.deny)
     page = parse_sitemap(result.body, result.final_url)
     links = list(page.links)
     if depth >= pipe.settings.MAX_SITEMAP_DEPTH:
@@ -240,32 +238,48 @@ def ingest_article(
     if result.outcome is Outcome.NOT_MODIFIED and article is not None:
         _record(pipe, result, source=source, kind="article", article_id=article_id)
         _checked(pipe, article, now, ok=True)
-        return ArticleResult(url, "not_modified", requested, article_id, article.latest_version,
-                             result.outcome.value)
+        return ArticleResult(
+            url, "not_modified", requested, article_id, article.latest_version, result.outcome.value
+        )
     if not result.ok:
         _record(pipe, result, source=source, kind="article", article_id=article_id)
         if article is not None:
             _failed(pipe, article, now, result.error)
-        return ArticleResult(url, "failed", requested, article_id, None, result.outcome.value,
-                             result.error)
+        return ArticleResult(
+            url, "failed", requested, article_id, None, result.outcome.value, result.error
+        )
 
     body_sha = hashlib.sha256(result.body).hexdigest()
     if article is not None and article.body_sha256 == body_sha and article.latest_version:
         # Byte-identical to what we archived last time: no need to extract again.
-        _record(pipe, result, source=source, kind="article", article_id=article_id,
-                capture_sha256=body_sha)
+        _record(
+            pipe,
+            result,
+            source=source,
+            kind="article",
+            article_id=article_id,
+            capture_sha256=body_sha,
+        )
         _checked(pipe, article, now, ok=True, result=result)
         return ArticleResult(url, "identical", requested, article_id, article.latest_version, "ok")
 
     try:
         extracted = extract_article(result.text, result.final_url)
     except ExtractionError as exc:
-        _record(pipe, result, source=source, kind="article", article_id=article_id,
-                outcome=Outcome.PARSE_ERROR.value, error=str(exc))
+        _record(
+            pipe,
+            result,
+            source=source,
+            kind="article",
+            article_id=article_id,
+            outcome=Outcome.PARSE_ERROR.value,
+            error=str(exc),
+        )
         if article is not None:
             _failed(pipe, article, now, str(exc))
-        return ArticleResult(url, "failed", requested, article_id, None,
-                             Outcome.PARSE_ERROR.value, str(exc))
+        return ArticleResult(
+            url, "failed", requested, article_id, None, Outcome.PARSE_ERROR.value, str(exc)
+        )
 
     # An article that already has versions keeps its key; a new one takes the
     # URL the page itself declares (rel=canonical) or the one we landed on.
@@ -293,8 +307,14 @@ def ingest_article(
     capture_sha = pipe.archive.store_capture(
         result.body, content_type=result.content_type, base_sha256=_base(article)
     )
-    fetch_id = _record(pipe, result, source=source, kind="article", article_id=article_id,
-                       capture_sha256=capture_sha)
+    fetch_id = _record(
+        pipe,
+        result,
+        source=source,
+        kind="article",
+        article_id=article_id,
+        capture_sha256=capture_sha,
+    )
     target = pipe.archive.find_article(key)
     if target is None:
         target, _ = pipe.archive.get_or_create_article(

@@ -66,13 +66,17 @@ def run_demo(
             echo(f"  {source.kind:<8} {source.url}")
         echo(f"  archive: {database_url}")
 
-        heading("First pass: poll the feed, the news sitemap and the front page; fetch every article")
+        heading(
+            "First pass: poll the feed, the news sitemap and the front page; fetch every article"
+        )
         first = editions.run_once(sources=sources)
         for poll in first.polls:
             echo(f"  {poll.source}: {len(poll.links)} links, {len(poll.new_urls)} new")
         status = editions.status()
         echo(f"  archived {status['articles']} articles, {status['versions']} versions")
-        aliases = sum(len(editions.history(a["canonical_url"])["aliases"]) for a in editions.export())
+        aliases = sum(
+            len(editions.history(a["canonical_url"])["aliases"]) for a in editions.export()
+        )
         echo(
             f"  {aliases} other URLs (AMP copies, tracking-parameter links) were recognised "
             "as the same articles"
