@@ -143,11 +143,13 @@ def test_show_history_diff_json(archive):
 
 def test_status_and_export(archive):
     code, out, _ = invoke("--database", archive["database"], "status", "--json")
+    assert code == 0
     status = json.loads(out)
     assert status["articles"] == 2 and status["versions"] == 3
     assert status["fetches_by_outcome"]["ok"] >= 3
     assert {"sources", "due"} <= set(status)
     code, out, _ = invoke("--database", archive["database"], "export", "--jsonl")
+    assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 2
 
