@@ -63,6 +63,8 @@ CORRECTION = (
 )
 WHITESPACE_SLUG = "storm-power-outages"
 BOILERPLATE_SLUG = "harbour-museum-opens"
+# Served but disallowed by robots.txt, and linked from nowhere: tests of robots handling
+# can point a source at it without the demo's article count changing.
 PRIVATE_PATH = "/private/preview/2026/11/25/budget-analysis-draft"
 
 
@@ -587,10 +589,6 @@ def render_front_page(articles: list[DemoArticle]) -> str:
         )
     lines += [
         (4, "</ul>"),
-        (3, "</section>"),
-        (3, '<section class="staff">'),
-        # Behind robots.txt: a polite archiver never fetches it.
-        (4, f'<a href="{PRIVATE_PATH}">Staff preview: budget analysis (draft)</a>'),
         (3, "</section>"),
         (2, "</main>"),
         *_footer(),
