@@ -54,6 +54,12 @@ class Request:
     client: str
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    # Clients that hang up early (timeouts, size caps) are normal here: log, don't print.
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.debug("local site: client %s went away", client_address, exc_info=True)
+
+
 Handler = Callable[["http.server.BaseHTTPRequestHandler"], Page | None]
 
 
@@ -76,7 +82,7 @@ class LocalSite:
             protocol_version = "HTTP/1.1"
             server_version = "editions-local-site"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 log.debug("local site: " + format, *args)
 
             def do_HEAD(self) -> None:
@@ -85,7 +91,7 @@ class LocalSite:
             def do_GET(self) -> None:
                 site._answer(self, head=False)
 
-        self._server = http.server.ThreadingHTTPServer((host, port), _Handler)
+        self._server = _QuietServer((host, port), _Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -102,7 +108,9 @@ class LocalSite:
         return self.base_url + (path if path.startswith("/") else "/" + path)
 
     def start(self) -> LocalSite:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
