@@ -88,7 +88,7 @@ def test_amp_copy_is_an_alias_not_an_article(site, newsroom, database_url):
         page = Source(
             name="front", url=site.url("/"), kind="page", every=timedelta(minutes=5), allow="/amp/"
         )
-        site.add("/", f'<html><body><a href="/amp/news/story-1">Harbour</a></body></html>')
+        site.add("/", '<html><body><a href="/amp/news/story-1">Harbour</a></body></html>')
         ed.run_once(sources=[page])
         assert ed.status()["articles"] == 3
         assert amp_url in ed.history(newsroom["the harbour wall"])["aliases"]

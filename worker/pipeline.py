@@ -31,7 +31,7 @@ from worker.discover import (
     parse_feed,
     parse_sitemap,
 )
-from worker.extract import ExtractionError, Extracted, extract_article
+from worker.extract import Extracted, ExtractionError, extract_article
 from worker.fetch import Fetcher, FetchResult, Outcome
 from worker.version import fingerprint, summarize_change, text_sha256
 
