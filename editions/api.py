@@ -28,7 +28,7 @@ from worker.canonical import InvalidURL, canonicalize
 from worker.extract import extract_article
 from worker.fetch import Fetcher
 from worker.pipeline import ArticleResult, Pipeline, PollResult, ingest_article, poll_source
-from worker.version import render_diff, render_field_change, word_diff
+from worker.version import render_diff, render_field_change, summarize_change, word_diff
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +324,9 @@ class Editions:
         ]
         body = render_diff(old.text, new.text, color=color, context=context)
         ops = word_diff(old.text, new.text)
+        summary = summarize_change(
+            (old.title, old.byline, old.text), (new.title, new.byline, new.text)
+        )
         return {
             "url": url,
             "canonical_url": article.canonical_url,
@@ -331,8 +334,9 @@ class Editions:
             "to": to_version,
             "title": [old.title, new.title],
             "byline": [old.byline, new.byline],
-            "words_added": sum(len(t.split()) for op, t in ops if op == "insert"),
-            "words_removed": sum(len(t.split()) for op, t in ops if op == "delete"),
+            "words_added": summary.words_added,
+            "words_removed": summary.words_removed,
+            "change": summary.describe(),
             "rendered": "\n".join([p for p in parts if p] + [body]),
             "ops": [list(op) for op in ops if op[0] != "equal"],
         }

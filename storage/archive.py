@@ -684,6 +684,19 @@ class Archive:
         with self._read() as session:
             return session.scalars(query).first()
 
+    def articles_with_text(self, text_sha256: str, *, exclude: int | None = None) -> list[Article]:
+        """Articles whose latest version has exactly this (normalised) text."""
+        query = (
+            sa.select(Article)
+            .join(Version, Version.article_id == Article.id)
+            .where(Version.text_sha256 == text_sha256, Version.number == Article.latest_version)
+            .order_by(Article.id)
+        )
+        if exclude is not None:
+            query = query.where(Article.id != exclude)
+        with self._read() as session:
+            return list(session.scalars(query))
+
     def count_articles(self) -> int:
         with self._read() as session:
             return session.scalar(sa.select(sa.func.count()).select_from(Article)) or 0
@@ -730,7 +743,14 @@ class Archive:
             )
             return {
                 "sources": sources,
-                "articles": session.scalar(sa.select(count).select_from(Article)),
+                # Archived articles have at least one version; the others are
+                # tracked URLs still waiting for a first successful fetch.
+                "articles": session.scalar(
+                    sa.select(count).select_from(Article).where(Article.latest_version > 0)
+                ),
+                "pending": session.scalar(
+                    sa.select(count).select_from(Article).where(Article.latest_version == 0)
+                ),
                 "versions": session.scalar(sa.select(count).select_from(Version)),
                 "captures": session.scalar(sa.select(count).select_from(Capture)),
                 "fetches_by_outcome": by_outcome,

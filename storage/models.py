@@ -158,7 +158,8 @@ class Version(SQLModel, table=True):
     canonical_url: str | None = None
     description: str | None = Field(default=None, sa_type=sa.Text)
     text: str = Field(sa_type=sa.Text)
-    text_sha256: str
+    # Indexed: the same text under another URL of the same site is the same story.
+    text_sha256: str = Field(index=True)
     fingerprint: str
     capture_sha256: str | None = Field(default=None, foreign_key="capture.sha256", index=True)
     fetch_id: int | None = Field(default=None, foreign_key="fetch.id", ondelete="SET NULL")

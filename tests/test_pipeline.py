@@ -174,3 +174,26 @@ def test_new_articles_get_a_next_check(site, newsroom, database_url):
         next_check = datetime.fromisoformat(history["next_check_at"])
         assert datetime.now(UTC) < next_check < datetime.now(UTC) + timedelta(hours=1)
         assert ed.archive.due_articles(datetime.now(UTC), 10) == []
+
+
+def test_same_story_under_two_urls_is_one_article(site, database_url):
+    # No rel=canonical: the story is filed under two sections with the same text.
+    page = article_html(title="Lighthouse keeper retires", paragraphs=paragraphs("the lighthouse"))
+    site.add("/politics/lighthouse", page)
+    site.add("/local/lighthouse", page.replace("Home</a>", "Start</a>"))
+    other = article_html(title="Short note", paragraphs=["Page not found."])
+    site.add("/a/missing", other)
+    site.add("/b/missing", other)
+    links = ["/politics/lighthouse", "/local/lighthouse", "/a/missing", "/b/missing"]
+    site.add("/f.xml", rss([(p, site.url(p)) for p in links]), content_type="application/rss+xml")
+    feed = Source(name="f", url=site.url("/f.xml"), kind="feed", every=timedelta(minutes=5))
+    with Editions(database_url, settings=settings()) as ed:
+        report = ed.run_once(sources=[feed])
+        assert report.counts() == {"new": 3, "alias": 1}
+        history = ed.history(site.url("/local/lighthouse"))
+        assert history["canonical_url"] == site.url("/politics/lighthouse")
+        assert site.url("/local/lighthouse") in history["aliases"]
+        # Short texts that happen to match are not merged.
+        assert ed.show(site.url("/b/missing"))["canonical_url"] == site.url("/b/missing")
+        assert ed.status()["articles"] == 3
+        assert ed.status()["pending"] == 0

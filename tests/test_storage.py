@@ -485,6 +485,7 @@ def test_fetch_log_and_status(archive: Archive) -> None:
     assert set(status) == {
         "sources",
         "articles",
+        "pending",
         "versions",
         "captures",
         "fetches_by_outcome",
@@ -495,6 +496,7 @@ def test_fetch_log_and_status(archive: Archive) -> None:
     }
     assert status["sources"][0]["name"] == "wire" and status["sources"][0]["every"] == 300.0
     assert (status["articles"], status["versions"], status["captures"]) == (1, 1, 1)
+    assert status["pending"] == 0
     assert status["fetches_by_outcome"] == {"error": 1, "ok": 1}
     assert status["recent_by_host"] == {"127.0.0.1": {"ok": 1}}  # the old error is not recent
     assert (status["due"], status["next_due"], status["failed"]) == (1, T0.isoformat(), 0)

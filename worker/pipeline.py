@@ -324,6 +324,15 @@ def ingest_article(
         _absorb(pipe, article, target.id, [])
     pipe.archive.add_aliases(target.id, {url, requested, result.final_url} - {key})
 
+    text_hash = text_sha256(extracted.text)
+    twin = _same_story(pipe, target, key, extracted.text, text_hash)
+    if twin is not None:
+        # The same text under another URL of the same site, with no rel=canonical
+        # to say so (a story filed under two sections): one article, two URLs.
+        _absorb(pipe, target, twin.id, [url, requested, result.final_url, key])
+        _checked(pipe, twin, now, ok=True)
+        return ArticleResult(url, "alias", twin.canonical_url, twin.id, twin.latest_version, "ok")
+
     previous = pipe.archive.get_version(target.id)
     new_fields = (extracted.title, extracted.byline, extracted.text)
     old_fields = (previous.title, previous.byline, previous.text) if previous else None
@@ -342,7 +351,7 @@ def ingest_article(
             canonical_url=extracted.canonical_url,
             description=extracted.description,
             text=extracted.text,
-            text_sha256=text_sha256(extracted.text),
+            text_sha256=text_hash,
             fingerprint=fingerprint(*new_fields),
             capture_sha256=capture_sha,
             fetch_id=fetch_id,
@@ -403,6 +412,18 @@ def _article_key(requested: str, final_url: str, extracted: Extracted) -> str:
         if same_site(declared, landed):
             return declared
     return landed
+
+
+def _same_story(pipe: Pipeline, target: Any, key: str, text: str, text_hash: str) -> Any | None:
+    """An archived article of the same site whose latest text is exactly this one."""
+    # Only for a first version, and only for real article text: short pages
+    # ("Page not found", a paywall stub) are alike without being the same story.
+    if target.latest_version or len(text.split()) < pipe.settings.DUPLICATE_MIN_WORDS:
+        return None
+    for twin in pipe.archive.articles_with_text(text_hash, exclude=target.id):
+        if same_site(twin.canonical_url, key):
+            return twin
+    return None
 
 
 def _absorb(pipe: Pipeline, placeholder: Any, target_id: int, urls: Iterable[str]) -> None:

@@ -112,3 +112,6 @@ HOST_FAILURE_BACKOFF_MAX = 1800.0
 # Comma-separated CIDRs exempt from the private-address refusal, for a deliberate
 # exception such as an intranet mirror (e.g. "10.20.0.0/16,fd00:1::/64").
 ALLOWED_NETWORKS = ""
+# A new URL whose text equals an archived article's on the same site is recorded as
+# an alias of it, if the text has at least this many words.
+DUPLICATE_MIN_WORDS = 50

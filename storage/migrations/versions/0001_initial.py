@@ -162,11 +162,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("article_id", "number", name=op.f("uq_version_article_id_number")),
     )
     op.create_index("ix_version_capture_sha256", "version", ["capture_sha256"])
+    op.create_index("ix_version_text_sha256", "version", ["text_sha256"])
     create_search_index()
 
 
 def downgrade() -> None:
     drop_search_index()
+    op.drop_index("ix_version_text_sha256", table_name="version")
     op.drop_index("ix_version_capture_sha256", table_name="version")
 
     op.drop_table("version")
