@@ -233,7 +233,7 @@ class Editions:
             {
                 "url": h.url,
                 "title": h.title,
-                "snippet": h.snippet,
+                "snippet": " ".join(h.snippet.split()),
                 "score": round(h.score, 6),
                 "published": _iso(h.published),
                 "source": h.source,

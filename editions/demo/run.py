@@ -120,7 +120,8 @@ def run_demo(
             f"Done in {time.monotonic() - started:.1f}s: {final['articles']} articles, "
             f"{final['versions']} versions"
         )
-        echo("Try: editions --database " + database_url + " search council")
+        if tmp is None:
+            echo(f"Try: editions --database {database_url} search council")
         if keep_serving:
             echo(f"Serving {site.base_url} until Ctrl-C")
             try:
