@@ -407,3 +407,78 @@ def test_redis_restart_loses_nothing(
         assert all(len(versions_of(archive, u)) == 1 for u in list(urls.values())[1:])
     finally:
         archive.close()
+
+
+# --- the task guards, run in this process --------------------------------------
+
+
+@pytest.fixture
+def tasks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str) -> Iterator[Any]:
+    """worker.tasks with a process state of its own (SQLite archive, test Redis)."""
+    import schedules.distributed  # noqa: F401 - wires the tasks, as the worker does
+    from worker import tasks as module
+
+    monkeypatch.setenv("EDITIONS_BROKER_URL", redis_url)
+    monkeypatch.setenv("EDITIONS_DATABASE_URL", f"sqlite:///{tmp_path / 'worker.db'}")
+    monkeypatch.setenv("EDITIONS_MAX_RETRIES", "0")
+    monkeypatch.setattr(module, "_state", None)
+    yield module
+    if module._state is not None:
+        module._state.close()
+
+
+def track(tasks: Any, url: str) -> Any:
+    from datetime import UTC, datetime
+
+    archive = tasks.worker_state().pipeline.archive
+    now = datetime.now(UTC)
+    article, _ = archive.get_or_create_article(url, source=None, seen_at=now, next_check_at=now)
+    return archive, article
+
+
+def test_poison_pill_is_marked_failed_not_fetched_again(site: LocalSite, tasks: Any) -> None:
+    url = publish(site, "poison", "Council decides on the poison", paragraphs("poison"))
+    archive, article = track(tasks, url)
+    for _ in range(Settings().MAX_DELIVERIES):  # each of these killed its worker
+        archive.record_delivery(article.id)
+    result = tasks.fetch_article.apply(args=[url]).get()
+    assert result["action"] == "failed"
+    assert result["outcome"] == "poison"
+    assert "kills its worker" in result["error"]
+    assert archive.get_article(article.id).status == "failed"
+    assert site.requests_for("/news/poison") == []
+    assert archive.due_articles(datetime_now(), 10) == []
+
+
+def test_a_finished_delivery_is_cleared_and_releases_its_lease(site: LocalSite, tasks: Any) -> None:
+    url = publish(site, "fine", "Council decides on the fine", paragraphs("fine"))
+    archive, article = track(tasks, url)
+    archive.record_delivery(article.id)  # one earlier delivery died
+    client = tasks.worker_state().redis
+    client.set(tasks.lease_key("article", url), "queued")
+    result = tasks.fetch_article.apply(args=[url]).get()
+    assert result["action"] == "new"
+    assert archive.get_article(article.id).deliveries == 0
+    assert client.exists(tasks.lease_key("article", url)) == 0
+    # While a fetch is queued (its lease is held) no second one is sent.
+    client.set(tasks.lease_key("article", url), "queued")
+    assert tasks.enqueue_fetch(url, source=None, client=client, settings=Settings()) is False
+
+
+def test_a_backed_off_host_is_left_alone(site: LocalSite, tasks: Any) -> None:
+    url = publish(site, "later", "Council decides on later", paragraphs("later"))
+    archive, article = track(tasks, url)
+    state = tasks.worker_state()
+    state.limiter.record_failure("127.0.0.1")
+    result = tasks.fetch_article.apply(args=[url]).get()
+    assert result["action"] == "deferred"
+    assert site.requests_for("/news/later") == []
+    assert archive.get_article(article.id).latest_version == 0  # still due, not lost
+    ttl = state.redis.pttl(tasks.lease_key("article", url))
+    assert 0 < ttl <= Settings().HOST_FAILURE_BACKOFF * 1000
+
+
+def datetime_now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)

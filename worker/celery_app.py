@@ -26,8 +26,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import Celery
-from celery.signals import before_task_publish
+from celery import Celery, Task
 from kombu import Queue
 
 from editions.settings import Settings, get_settings
@@ -155,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     config = celery_config(settings)
     include = config.pop("include")
-    celery_app = Celery("editions", include=include)
+    celery_app = Celery("editions", include=include, task_cls=GuardedTask)
     celery_app.conf.update(config)
     return celery_app
 
@@ -171,21 +170,28 @@ def eta_too_far(eta: str | None, visibility_timeout: float, now: datetime | None
     return (when - now).total_seconds() >= visibility_timeout
 
 
-@before_task_publish.connect
-def _refuse_distant_eta(
-    sender: str | None = None, headers: dict[str, Any] | None = None, **kwargs: Any
-) -> None:
-    # Redis redelivers an unacknowledged message after the visibility timeout,
-    # and a worker holds a countdown task unacknowledged until it is due: a
-    # longer wait would run the task twice. Long waits belong in the database.
-    if not headers or not str(sender or "").startswith("editions."):
-        return
-    visibility = float(app.conf.broker_transport_options.get("visibility_timeout", 3600))
-    if eta_too_far(headers.get("eta"), visibility):
-        raise ScheduleTooFarError(
-            f"{sender}: ETA {headers['eta']} is beyond the broker visibility timeout "
-            f"({visibility:g}s); keep long waits in the archive's due queue"
-        )
+class GuardedTask(Task):
+    """A task that refuses to be sent with an ETA beyond the visibility timeout.
+
+    Redis redelivers an unacknowledged message after the visibility timeout,
+    and a worker holds a countdown task unacknowledged until it is due: a
+    longer wait would run the task twice. Long waits belong in the archive's
+    due queue.
+    """
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, *more: Any, **options: Any) -> Any:
+        visibility = float(self.app.conf.broker_transport_options.get("visibility_timeout", 3600))
+        countdown, eta = options.get("countdown"), options.get("eta")
+        if isinstance(eta, datetime):
+            eta = eta.isoformat()
+        if (countdown is not None and float(countdown) >= visibility) or eta_too_far(
+            eta, visibility
+        ):
+            raise ScheduleTooFarError(
+                f"{self.name}: countdown {countdown} / ETA {eta} is beyond the broker "
+                f"visibility timeout ({visibility:g}s); keep long waits in the archive's due queue"
+            )
+        return super().apply_async(args, kwargs, *more, **options)
 
 
 def broker_status(settings: Settings | None = None, *, timeout: float = 1.0) -> dict[str, Any]:
