@@ -61,6 +61,11 @@ class DistributedScheduler:
     def leading(self) -> bool:
         return self._clock is not None
 
+    def jobs(self) -> list[tuple[str, datetime | None]]:
+        """The clock's jobs and their next run (empty while following)."""
+        with self._mutex:
+            return self._clock.jobs() if self._clock is not None else []
+
     def set_sources(self, sources: Sequence[Source]) -> None:
         """New sources: rebuild the jobs now if leading, else on taking over."""
         with self._mutex:

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from editions.api import Editions
 from editions.demo.site import LocalSite, Page
 from editions.settings import Settings
 from storage.archive import Archive
@@ -70,12 +71,14 @@ class Cluster:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.stopped: set[str] = set()
 
-    def start(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, *argv: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
             list(argv),
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -219,7 +222,8 @@ def test_workers_and_scheduler_archive_edit_and_search(
         "flower",
         f"--port={port}",
         "--address=127.0.0.1",
-        f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",
+        # As in compose.yaml: the credentials come from the environment.
+        env={"FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{FLOWER_PASSWORD}"},
     )
     cluster.worker()
     cluster.scheduler(sources)
@@ -273,6 +277,13 @@ def test_workers_and_scheduler_archive_edit_and_search(
         with pytest.raises(urllib.error.HTTPError) as refused:
             flower_get(port, "/api/workers", auth=False)
         assert refused.value.code == 401
+
+        # 'editions status' shows the queues and the live workers without Flower.
+        with Editions(pg_url, settings=Settings(environ=cluster.env)) as ed:
+            broker = ed.status()["distributed"]
+        assert set(broker["queues"]) == {"feeds", "articles"}
+        assert any(name.startswith("worker-") for name in broker["workers"])
+        assert "error" not in broker
     finally:
         archive.close()
 

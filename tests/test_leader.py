@@ -180,3 +180,51 @@ def test_two_schedulers_poll_each_source_once_per_period(
         for t in threads:
             t.join(timeout=10)
         archive.close()
+
+
+def test_sources_edit_reloads_the_leaders_jobs(client: redis.Redis) -> None:
+    def source(name: str) -> Source:
+        return Source(
+            name=name, url=f"http://{name}.example/feed", kind="feed", every=timedelta(minutes=5)
+        )
+
+    edited = threading.Event()
+    broken = threading.Event()
+
+    def changed() -> bool:
+        return edited.is_set() or broken.is_set()
+
+    def on_reload() -> list[Source]:
+        if broken.is_set():
+            broken.clear()
+            raise ValueError("sources.toml:3: field 'every': '1x' is not a duration")
+        edited.clear()
+        return [source("a"), source("b")]
+
+    scheduler = DistributedScheduler(
+        [source("a")],
+        lock=LeaderLock(client, ttl=0.6),
+        poll=lambda s: None,
+        revisit=lambda: None,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=scheduler.run, args=(stop,), kwargs={"changed": changed, "on_reload": on_reload}
+    )
+    thread.start()
+    try:
+        assert wait_until(lambda: scheduler.leading)
+        assert {job for job, _ in scheduler.jobs()} == {"poll:a", "revisit"}
+        edited.set()
+        assert wait_until(
+            lambda: {j for j, _ in scheduler.jobs()} == {"poll:a", "poll:b", "revisit"}
+        )
+        # A broken edit keeps the schedule that works.
+        broken.set()
+        assert wait_until(lambda: not broken.is_set())
+        assert {job for job, _ in scheduler.jobs()} == {"poll:a", "poll:b", "revisit"}
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not scheduler.leading
+    assert scheduler.lock.holder() is None  # handed over on a clean stop
