@@ -10,16 +10,19 @@ temporary directory and are scored by the corpus's own ``score.py``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
 import json
 import logging
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +68,8 @@ def _trafilatura(html: str, url: str) -> Prediction:
 def _newspaper(html: str, url: str) -> Prediction:
     import newspaper
 
-    article = newspaper.Article(url)
+    # fetch_images=False: newspaper otherwise downloads images to pick the top one.
+    article = newspaper.Article(url, fetch_images=False)
     article.download(input_html=html)
     article.parse()
     return {
@@ -146,6 +150,31 @@ def score(predictions: Path, truth: Path | None = None) -> dict[str, float]:
     return figures
 
 
+class NetworkRefused(OSError):
+    """A tool under test tried to reach the network; extraction must work offline."""
+
+
+@contextlib.contextmanager
+def _offline() -> Iterator[None]:
+    """Refuse connections beyond loopback while the tools run (newspaper4k fetches images)."""
+    original = socket.socket.connect
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        host = address[0] if isinstance(address, tuple) else ""
+        if (
+            sock.family in (socket.AF_INET, socket.AF_INET6)
+            and not ipaddress.ip_address(host).is_loopback
+        ):
+            raise NetworkRefused(f"benchmark is offline: refused connection to {address}")
+        return original(sock, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        socket.socket.connect = original  # type: ignore[method-assign]
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -162,8 +191,9 @@ def run(limit: int | None = None, tools: list[str] | None = None) -> list[dict[s
         for name in tools or list(TOOLS):
             tool = TOOLS[name]
             log.info("running %s on %d + %d pages", name, len(articles), len(dated))
-            seconds = _predict(tool, articles, Path(tmp) / name / "articles")
-            _predict(tool, dated, Path(tmp) / name / "dates")
+            with _offline():
+                seconds = _predict(tool, articles, Path(tmp) / name / "articles")
+                _predict(tool, dated, Path(tmp) / name / "dates")
             figures: dict[str, Any] = {"tool": name, "pages": len(articles)}
             figures.update(score(Path(tmp) / name / "articles"))
             dates = score(Path(tmp) / name / "dates", CORPUS / "dates")

@@ -281,6 +281,16 @@ def test_language_detected_when_the_page_declares_none():
     assert GERMAN[1] in found.text
 
 
+def test_declared_language_wins_unless_the_script_contradicts_it():
+    # A site template saying "en" over a Japanese article: the writing system decides.
+    page = _page(html_attrs=' lang="en"', paragraphs=JAPANESE * 3)
+    assert extract_article(page, "https://example.org/ja").language == "ja"
+    # Same script, other language: the declaration is kept (detection is not trusted
+    # over the publisher for look-alike languages).
+    page = _page(html_attrs=' lang="nl"', paragraphs=GERMAN)
+    assert extract_article(page, "https://example.org/de").language == "nl"
+
+
 def test_as_dict_is_json_ready():
     head = '<meta property="article:published_time" content="2024-03-05T21:30:00Z">'
     found = extract_article(_page(head=head), "https://example.org/a")

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import unicodedata
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ import htmldate
 import py3langid
 import trafilatura
 from dateutil import parser as date_parser
+from dateutil.parser import UnknownTimezoneWarning
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
@@ -143,7 +145,10 @@ def parse_date(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         try:
-            parsed = date_parser.parse(text, default=_DEFAULT_DATE, fuzzy=False)
+            with warnings.catch_warnings():
+                # "IST", "EDT"...: ambiguous abbreviations are dropped; the date stands.
+                warnings.simplefilter("ignore", UnknownTimezoneWarning)
+                parsed = date_parser.parse(text, default=_DEFAULT_DATE, fuzzy=False)
         except (ValueError, OverflowError):
             return None
         if parsed.year < 1900:  # the parser found a time or day but no year
@@ -448,6 +453,81 @@ def detect_language(text: str) -> str | None:
     return code
 
 
+# Languages not written in Latin script (Serbian, Azerbaijani... are written in both).
+_NON_LATIN = frozenset(
+    [
+        "am",
+        "ar",
+        "be",
+        "bg",
+        "bn",
+        "bo",
+        "dv",
+        "el",
+        "fa",
+        "gu",
+        "he",
+        "hi",
+        "hy",
+        "ja",
+        "ka",
+        "kk",
+        "km",
+        "kn",
+        "ko",
+        "ky",
+        "lo",
+        "mk",
+        "ml",
+        "mn",
+        "mr",
+        "my",
+        "ne",
+        "or",
+        "pa",
+        "ps",
+        "ru",
+        "sd",
+        "si",
+        "ta",
+        "te",
+        "th",
+        "ti",
+        "ug",
+        "uk",
+        "ur",
+        "yi",
+        "zh",
+    ]
+)
+
+
+def _latin_share(text: str) -> float | None:
+    letters = [c for c in text[:3000] if c.isalpha()]
+    if len(letters) < 200:
+        return None
+    return sum(c < "\u0250" for c in letters) / len(letters)
+
+
+def choose_language(declared: str | None, text: str) -> str | None:
+    """The declared language unless the text's script contradicts it; else detection.
+
+    Templates often declare one language for a whole multilingual site (``lang="en"``
+    on Gujarati articles). Detection alone is less reliable than a declaration, so it
+    only overrides one when the writing system cannot match.
+    """
+    if declared is None:
+        return detect_language(text)
+    share = _latin_share(text)
+    if share is None:
+        return declared
+    if (declared in _NON_LATIN and share > 0.9) or (declared not in _NON_LATIN and share < 0.5):
+        detected = detect_language(text)
+        log.debug("declared language %s contradicts the text; detected %s", declared, detected)
+        return detected or declared
+    return declared
+
+
 # --- published date from markup ---------------------------------------------------------
 
 
@@ -657,7 +737,7 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
         _language_code(meta.get("language")),
         _language_code(meta.get("dc.language")),
     )
-    language = declared or detect_language(text or description or title or "")
+    language = choose_language(declared, text or description or title or "")
 
     return Extracted(
         url=url,
