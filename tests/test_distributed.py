@@ -493,3 +493,17 @@ def datetime_now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_a_bad_source_message_fails_clearly(tasks: Any) -> None:
+    from schedules.sources import SourcesError
+
+    client = tasks.worker_state().redis
+    key = tasks.lease_key("source", "broken")
+    client.set(key, "queued")
+    bad = {"name": "broken", "url": "not a url", "kind": "feed", "every": 600}
+    outcome = tasks.poll_source_task.apply(args=[bad])
+    assert outcome.failed()
+    assert isinstance(outcome.result, SourcesError)
+    assert "field 'url'" in str(outcome.result)
+    assert client.exists(key) == 0  # the lease is released, the next period polls again

@@ -276,10 +276,10 @@ def _network_retry(task: Task, state: WorkerState, host: str) -> None:
 def poll_source_task(self: Task, source: dict[str, Any]) -> dict[str, Any]:
     """Poll one source, then send a fetch for each new article URL."""
     state = worker_state()
-    src = state.wiring.source_from_dict(source)
-    host = host_of(src.url)
-    key = lease_key("source", src.name)
+    key = lease_key("source", str(source.get("name")))
     try:
+        src = state.wiring.source_from_dict(source)
+        host = host_of(src.url)
         if host and state.limiter.backoff_remaining(host) > 0:
             log.info("source %s: host %s is backed off; skipping this poll", src.name, host)
             return {"source": src.name, "url": src.url, "outcome": "deferred"}
