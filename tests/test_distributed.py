@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from editions.api import Editions
@@ -226,7 +227,8 @@ def test_workers_and_scheduler_archive_edit_and_search(
         env={"FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{FLOWER_PASSWORD}"},
     )
     cluster.worker()
-    cluster.scheduler(sources)
+    # Two schedulers started by mistake: one leads, the other stands by.
+    schedulers = [cluster.scheduler(sources), cluster.scheduler(sources, name="scheduler-2")]
     archive = Archive(pg_url, settings=Settings(), migrate=False)
     try:
         wait_for(
@@ -260,6 +262,14 @@ def test_workers_and_scheduler_archive_edit_and_search(
         assert [h.url for h in hits] == [edited]
         assert "Quillfeather" in hits[0].snippet
         assert hits[0].versions == 2
+
+        # The feed ('every 1m') was polled once in all this time, by the one leader.
+        assert len(site.requests_for("/feed.xml")) == 1
+        leader = redis.Redis.from_url(cluster.env["EDITIONS_BROKER_URL"]).get(
+            "editions:scheduler:leader"
+        )
+        assert leader is not None
+        assert int(leader.decode().split(":")[1]) in {p.pid for p in schedulers}
         assert {h.url for h in archive.search("harbour committee")} == set(urls.values())
 
         # Flower saw every fetch, with its URL and final state, behind basic auth.
