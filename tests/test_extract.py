@@ -248,6 +248,24 @@ def test_time_element_and_byline_in_the_page():
     assert found.title == "Tram line extension approved"
 
 
+@pytest.mark.parametrize(
+    ("author", "byline"),
+    [
+        ("By Jane Doe", "Jane Doe"),
+        ("Par Sébastien Farcis", "Sébastien Farcis"),
+        ("Dan Goodin - Apr 16, 2015 8:02 pm UTC", "Dan Goodin"),
+        ("i24NEWS", "i24NEWS"),
+        # An author URL is no name: the byline in the page is used instead.
+        ("https://example.org/staff/jane", "Ana Lima"),
+    ],
+)
+def test_byline_is_cleaned(author, byline):
+    head = f'<meta name="author" content="{author}">'
+    top = '<span class="byline">By Ana Lima</span>'
+    found = extract_article(_page(head=head, body_top=top), "https://example.org/a")
+    assert found.byline == byline
+
+
 def test_canonical_url_is_made_absolute_against_base_href():
     head = '<base href="https://example.org/news/"><link rel="canonical" href="tram-line">'
     found = extract_article(_page(head=head), "https://mirror.example.net/x")

@@ -399,7 +399,9 @@ def _single_h1(tree: HtmlElement) -> str | None:
 
 # --- byline ---------------------------------------------------------------------------
 
-_BY_PREFIX = re.compile(r"^\s*(?:by|from)\s*[:\-]?\s+", re.IGNORECASE)
+_DATE_LIKE = re.compile(r"\b(?:19|20)\d\d\b|\b\d{1,2}:\d\d\b")
+_BYLINE_SPLIT = re.compile(r"\s+[-|·•–—]\s+")
+_BY_PREFIX = re.compile(r"^\s*(?:by|from|par|von|por|door)\s*[:\-]?\s+", re.IGNORECASE)
 
 
 def _byline(names: Iterable[str | None]) -> str | None:
@@ -408,23 +410,26 @@ def _byline(names: Iterable[str | None]) -> str | None:
         name = _clean(name)
         if not name or name.startswith(("http://", "https://")):
             continue
-        name = _BY_PREFIX.sub("", name).strip(" ,;|")
+        # "Dan Goodin - Apr 16, 2015 8:02 pm": a dated tail is not part of the name.
+        parts = _BYLINE_SPLIT.split(_BY_PREFIX.sub("", name))
+        name = " - ".join(p for p in parts if not _DATE_LIKE.search(p)).strip(" ,;|")
         if name and name not in cleaned:
             cleaned.append(name)
     return ", ".join(cleaned) or None
 
 
 def _byline_in_page(tree: HtmlElement) -> str | None:
+    # The first match only: later ones are usually other articles' teasers.
     for xpath in (
-        './/*[@rel="author"]',
         './/*[@itemprop="author"]//*[@itemprop="name"]',
-        './/*[@itemprop="author"]',
-        './/*[contains(concat(" ", normalize-space(@class), " "), " byline ")]',
+        './/*[contains(concat(" ", normalize-space(@itemprop), " "), " author ")]',
+        './/*[@rel="author"]',
+        './/*[contains(@class, "byline")]',
     ):
-        names = [_clean(e.text_content()) for e in tree.xpath(xpath)]
-        names = [n for n in names if n and len(n) < 100]
-        if names:
-            return _byline(names)
+        for element in tree.xpath(xpath):
+            name = _clean(element.text_content())
+            if name and len(name) < 100:
+                return _byline([name])
     return None
 
 
@@ -653,19 +658,19 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
 
     byline = _byline(ld.authors or [])
     if not byline:
-        article_author = meta.get("article:author")
-        byline = _byline(
-            [
-                _first(
-                    _clean(meta.get("dc.creator")),
-                    _clean(meta.get("dcterm.creator")),
-                    _clean(meta.get("author")),
-                    _clean(meta.get("parsely-author")),
-                    _clean(meta.get("sailthru.author")),
-                    _clean(article_author),
-                )
-            ]
-        )
+        for key in (
+            "dc.creator",
+            "dcterm.creator",
+            "author",
+            "byl",
+            "parsely-author",
+            "sailthru.author",
+            "article:author",
+            "og:article:author",
+        ):
+            byline = _byline([meta.get(key)])
+            if byline:
+                break
     if not byline:
         byline = _byline_in_page(tree)
 
