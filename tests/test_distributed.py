@@ -265,9 +265,8 @@ def test_workers_and_scheduler_archive_edit_and_search(
 
         # The feed ('every 1m') was polled once in all this time, by the one leader.
         assert len(site.requests_for("/feed.xml")) == 1
-        leader = redis.Redis.from_url(cluster.env["EDITIONS_BROKER_URL"]).get(
-            "editions:scheduler:leader"
-        )
+        with redis.Redis.from_url(cluster.env["EDITIONS_BROKER_URL"]) as client:
+            leader = client.get("editions:scheduler:leader")
         assert leader is not None
         assert int(leader.decode().split(":")[1]) in {p.pid for p in schedulers}
         assert {h.url for h in archive.search("harbour committee")} == set(urls.values())
