@@ -12,6 +12,7 @@ after the fork (``worker_process_init``), never at import.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
@@ -28,8 +29,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from editions.settings import Settings, get_settings
-from storage.archive import Archive
-from storage.models import Article
+from storage.archive import Archive, ArticleNotFoundError
 from worker.celery_app import (
     TASK_FETCH_ARTICLE,
     TASK_POLL_SOURCE,
@@ -241,11 +241,8 @@ def enqueue_due(
 
 def _clear_deliveries(archive: Archive, article_id: int) -> None:
     # The delivery finished (well or badly) without killing its worker.
-    # TODO(storage): an Archive method would be cleaner; see the report for issue 3.
-    import sqlalchemy as sa
-
-    with archive.engine.begin() as conn:
-        conn.execute(sa.update(Article).where(Article.id == article_id).values(deliveries=0))
+    with contextlib.suppress(ArticleNotFoundError):  # merged into another article meanwhile
+        archive.clear_deliveries(article_id)
 
 
 def _release(state: WorkerState, key: str, keep_for: int = 0) -> None:
