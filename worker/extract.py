@@ -552,12 +552,16 @@ def _time_element_date(tree: HtmlElement) -> str | None:
 
 
 def _date_by_htmldate(tree: HtmlElement, url: str) -> datetime | None:
-    # htmldate reads URL paths and free text; it is slower, so it only runs when the
-    # page declares no date. It works on its own copy of the tree.
-    found = htmldate.find_date(
-        tree, url=url, original_date=True, extensive_search=True, outputformat="%Y-%m-%d"
-    )
-    return parse_date(found)
+    # htmldate reads URL paths, markup and free text; it only runs when the page declares
+    # no date, and its costly free-text search only when the markup gives nothing.
+    # It works on its own copy of the tree.
+    for extensive in (False, True):
+        found = htmldate.find_date(
+            tree, url=url, original_date=True, extensive_search=extensive, outputformat="%Y-%m-%d"
+        )
+        if found:
+            return parse_date(found)
+    return None
 
 
 # --- body text ------------------------------------------------------------------------
@@ -584,7 +588,7 @@ def _link_texts(tree: HtmlElement) -> set[str]:
     return texts
 
 
-def _drop_boilerplate(text: str, link_texts: set[str]) -> str:
+def _drop_boilerplate(text: str, tree: HtmlElement) -> str:
     kept = [
         line
         for line in text.splitlines()
@@ -594,13 +598,15 @@ def _drop_boilerplate(text: str, link_texts: set[str]) -> str:
     # trafilatura falls back to all the page's text when it finds no article; on a page
     # without one that is just menu entries. (Single link lines inside an article stay:
     # they are often real content, such as a list of sources.)
-    if all(_clean(line) in link_texts for line in kept):
-        return ""
+    if all(len(line) <= _BOILERPLATE_MAX_LENGTH for line in kept):
+        link_texts = _link_texts(tree)
+        if all(_clean(line) in link_texts for line in kept):
+            return ""
     return "\n".join(kept).strip()
 
 
 def _body_text(tree: HtmlElement, url: str) -> str:
-    link_texts = _link_texts(tree)
+    # bare_extraction works on a copy: ``tree`` stays whole for the checks below.
     document = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -610,7 +616,7 @@ def _body_text(tree: HtmlElement, url: str) -> str:
         with_metadata=False,
     )
     text = getattr(document, "text", None) or ""
-    return _drop_boilerplate(unicodedata.normalize("NFC", text), link_texts)
+    return _drop_boilerplate(unicodedata.normalize("NFC", text), tree)
 
 
 # --- the extractor --------------------------------------------------------------------
