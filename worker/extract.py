@@ -29,9 +29,18 @@ from dateutil.parser import UnknownTimezoneWarning
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
+from worker.encoding import decode_html
+
 log = logging.getLogger(__name__)
 
-__all__ = ["Extracted", "ExtractionError", "extract_article"]
+__all__ = [
+    "Extracted",
+    "ExtractionError",
+    "choose_language",
+    "detect_language",
+    "extract_article",
+    "parse_date",
+]
 
 
 class ExtractionError(Exception):
@@ -89,9 +98,7 @@ def _to_text(html: str | bytes) -> str:
                 raise ExtractionError(f"not HTML: the body is {kind}")
         if b"\x00" in html[:1024] and not html.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise ExtractionError("not HTML: the body holds NUL bytes (binary data)")
-        from worker.encoding import decode_html
-
-        return decode_html(html, None)
+        html = decode_html(html, None)
     if not isinstance(html, str):
         raise TypeError(f"extract_article() needs str or bytes, not {type(html).__name__}")
     if not html.strip():
