@@ -22,7 +22,7 @@ from typing import Any
 from editions.settings import Settings, get_settings
 from schedules.revisit import RevisitPolicy
 from schedules.scheduler import Scheduler
-from schedules.sources import Source, default_sources_path, load_sources
+from schedules.sources import Source, SourcesWatcher, default_sources_path, load_sources
 from storage.archive import Archive, SearchQueryError
 from worker.canonical import InvalidURL, canonicalize
 from worker.extract import extract_article
@@ -178,14 +178,7 @@ class Editions:
         sources = self.sources()
         self.archive.sync_sources(sources)
         path = self.sources_path or default_sources_path(self.settings)
-        mtime = [_mtime(path)]
-
-        def changed() -> bool:
-            now = _mtime(path)
-            if now != mtime[0]:
-                mtime[0] = now
-                return True
-            return False
+        watcher = SourcesWatcher(path)
 
         def reload() -> list[Source]:
             fresh = self.sources()
@@ -199,7 +192,7 @@ class Editions:
             revisit_every=_seconds(revisit_every or self.settings.REVISIT_TICK),
             first_poll_at=self._next_poll_at,
         )
-        scheduler.run_forever(on_reload=reload, changed=changed)
+        scheduler.run_forever(on_reload=reload, changed=watcher.changed)
 
     def _next_poll_at(self, source: Source) -> datetime | None:
         state = self.archive.get_source(source.name)
@@ -378,13 +371,6 @@ def extract_file(path: str | os.PathLike[str], url: str | None = None) -> dict[s
     url = url or path.resolve().as_uri()
     extracted = extract_article(body, url)
     return {"path": str(path), **extracted.as_dict()}
-
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
 
 
 def _seconds(value: float) -> timedelta:

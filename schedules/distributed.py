@@ -24,7 +24,7 @@ from editions.settings import Settings, get_settings
 from schedules.leader import LeaderLock
 from schedules.revisit import RevisitPolicy
 from schedules.scheduler import Scheduler
-from schedules.sources import Source, default_sources_path, load_sources
+from schedules.sources import Source, SourcesWatcher, default_sources_path, load_sources
 from storage.archive import Archive
 from worker import tasks
 
@@ -156,14 +156,7 @@ def run_scheduler(
         archive.sync_sources(fresh)
         return fresh
 
-    mtime = [_mtime(path)]
-
-    def changed() -> bool:
-        now = _mtime(path)
-        if now != mtime[0]:
-            mtime[0] = now
-            return True
-        return False
+    watcher = SourcesWatcher(path)
 
     scheduler = DistributedScheduler(
         sources,
@@ -186,7 +179,7 @@ def run_scheduler(
         if reload_requested.is_set():
             reload_requested.clear()
             return True
-        return changed()
+        return watcher.changed()
 
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -204,10 +197,3 @@ def run_scheduler(
         client.close()
         archive.close()
         log.info("scheduler stopped")
-
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None

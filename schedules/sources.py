@@ -353,3 +353,26 @@ def default_sources_path(settings: Settings | None = None) -> Path:
         return path
     shipped = ROOT / path
     return shipped if shipped.exists() else path
+
+
+class SourcesWatcher:
+    """Notices edits to the sources file, so schedulers can reload it without a restart."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def changed(self) -> bool:
+        """True once after each change of the file (or its disappearance)."""
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return False
+        self._seen = stamp
+        return True

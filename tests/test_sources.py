@@ -313,3 +313,17 @@ def test_source_constructor_validates():
 
 def test_sources_error_is_a_value_error():
     assert issubclass(SourcesError, ValueError)
+
+
+def test_sources_watcher_notices_edits_once(tmp_path):
+    from schedules.sources import SourcesWatcher
+
+    path = tmp_path / "sources.toml"
+    path.write_text("")
+    watcher = SourcesWatcher(path)
+    assert watcher.changed() is False
+    path.write_text('[[source]]\nname = "a"\nurl = "https://example.com/f"\nkind = "feed"\nevery = "5m"\n')
+    assert watcher.changed() is True
+    assert watcher.changed() is False
+    path.unlink()
+    assert watcher.changed() is True
