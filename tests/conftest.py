@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,18 @@ def _drop_schema(url: str, schema: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
     engine.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Show the figures tests record (extraction F1 and accuracies) in every run's output."""
+    figures = [
+        (report.nodeid, name, value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", [])
+    ]
+    if figures:
+        terminalreporter.section("figures")
+        for nodeid, name, value in figures:
+            terminalreporter.write_line(f"{name} = {value}  ({nodeid.split('::')[-1]})")
