@@ -1,0 +1,87 @@
+"""Smoke test of the benchmark suite: ``python -m bench --quick`` produces every figure.
+
+It checks that figures were produced, never their values (benchmarks are not
+timed assertions). The distributed figure may be "n/a (reason)" where Celery
+cannot run, but it must be in the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.result import Row, format_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EXPECTED = {
+    "site: server alone": False,
+    "1 first ingest, embedded": False,
+    "1 first ingest, distributed": True,  # may be n/a, with its reason
+    "2 vs newspaper4k": False,
+    "2 vs trafilatura": False,
+    "3 unchanged revisit": False,
+    "4 extraction F1": False,
+    "4 title accuracy": False,
+    "4 extraction median time": False,
+    "5 search p95, SQLite FTS5": False,
+    "5 search p95, Postgres": False,
+    "6 storage per extra version": False,
+    "7 worker peak RSS": False,
+}
+
+
+def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.timeout(300)
+def test_quick_run_produces_every_figure(tmp_path: Path, corpus: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = _bench("--quick", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    rows = {row["figure"]: row for row in data["rows"]}
+    for prefix, may_be_missing in EXPECTED.items():
+        matching = [row for name, row in rows.items() if name.startswith(prefix)]
+        assert matching, f"figure {prefix!r} missing from {sorted(rows)}"
+        row = matching[0]
+        if may_be_missing and row["value"] is None:
+            assert row["note"], f"{prefix}: n/a without a reason"
+        else:
+            assert row["value"] is not None, f"{prefix}: not measured ({row['note']})"
+    assert all(row["value"] is not None or row["note"] for row in data["rows"])
+    assert data["machine"]["nproc"] >= 1
+    assert "figure" in result.stdout and "met?" in result.stdout
+
+
+def test_unknown_figure_is_refused_with_the_choices() -> None:
+    result = _bench("--only", "speed", timeout=60)
+    assert result.returncode == 2
+    assert "invalid choice: 'speed'" in result.stderr
+    assert "memory" in result.stderr
+
+
+def test_articles_must_be_positive() -> None:
+    result = _bench("--articles", "0", timeout=60)
+    assert result.returncode == 2
+    assert "--articles must be at least 1" in result.stderr
+
+
+def test_unmeasured_figure_prints_its_reason() -> None:
+    row = Row("1 first ingest, distributed", None, "art/s", note="no broker")
+    table = format_table([row])
+    assert "n/a (no broker)" in table
+    assert table.splitlines()[0].split()[:3] == ["figure", "editions", "peer"]
