@@ -274,21 +274,31 @@ def _wait_for_workers(app: Any, count: int, processes: list[subprocess.Popen[byt
 def _wait_for_articles(
     database_url: str, expected: int, processes: list[subprocess.Popen[bytes]], timeout: float
 ) -> tuple[int, int]:
+    """Wait until both sources were polled and no registered article is still pending.
+
+    Some pages may fold into another article (dedupe), so the count of archived
+    articles can end below ``expected``; pending ones are what matters.
+    """
     import sqlalchemy as sa
 
-    engine = sa.create_engine(database_url.replace("postgresql+psycopg", "postgresql+psycopg"))
+    engine = sa.create_engine(database_url)
     deadline = time.monotonic() + timeout
     done = failed = 0
     try:
         while time.monotonic() < deadline:
             with engine.connect() as connection:
-                done, failed = connection.execute(
+                polled = connection.execute(
+                    sa.text("select count(*) from source where last_polled_at is not null")
+                ).scalar_one()
+                done, failed, pending = connection.execute(
                     sa.text(
                         "select count(*) filter (where latest_version > 0),"
-                        " count(*) filter (where status = 'failed') from article"
+                        " count(*) filter (where status = 'failed'),"
+                        " count(*) filter (where latest_version = 0 and status <> 'failed')"
+                        " from article"
                     )
                 ).one()
-            if done + failed >= expected:
+            if polled >= 2 and done and not pending:
                 return done, failed
             if all(p.poll() is not None for p in processes):
                 raise DistributedUnavailable("every Celery worker exited during the run")
