@@ -422,6 +422,58 @@ class Archive:
             assert article is not None
             return article, True
 
+    def track_articles(
+        self,
+        urls: Iterable[str],
+        *,
+        source: str | None,
+        seen_at: datetime,
+        next_check_at: datetime | None = None,
+    ) -> list[str]:
+        """Start tracking every URL not yet known (as canonical URL or alias).
+
+        One transaction for a whole feed or sitemap; returns the URLs that are
+        new, in the order given. Safe against concurrent pollers: a URL another
+        writer inserted first is simply not new here.
+        """
+        wanted = list(dict.fromkeys(u for u in urls if isinstance(u, str) and u.strip()))
+        created: list[str] = []
+        with self._write() as session:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                known = set(
+                    session.scalars(
+                        sa.select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
+                    )
+                )
+                known.update(session.scalars(sa.select(Alias.url).where(Alias.url.in_(chunk))))
+                fresh = [u for u in chunk if u not in known]
+                if not fresh:
+                    continue
+                stmt = (
+                    self._insert(Article)
+                    .values(
+                        [
+                            {
+                                "canonical_url": url,
+                                "source": source,
+                                "first_seen_at": seen_at,
+                                "next_check_at": next_check_at,
+                                "status": "active",
+                                "failures": 0,
+                                "deliveries": 0,
+                                "latest_version": 0,
+                            }
+                            for url in fresh
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["canonical_url"])
+                    .returning(Article.canonical_url)
+                )
+                inserted = set(session.scalars(stmt))
+                created.extend(u for u in fresh if u in inserted)
+        return created
+
     def _lock_article(self, session: Session, article_id: int) -> Article:
         article = session.scalars(
             sa.select(Article).where(Article.id == article_id).with_for_update()

@@ -615,3 +615,37 @@ def test_merge_article_keeps_everything(archive: Archive) -> None:
         archive.merge_article(target.id, into=target.id)
     with pytest.raises(ArticleNotFoundError):
         archive.merge_article(placeholder.id, into=target.id)
+
+
+# --- tracking many links at once ------------------------------------------------
+
+
+def test_track_articles_registers_only_unknown_urls(archive: Archive) -> None:
+    known, _ = archive.get_or_create_article("https://a.test/known", source="s", seen_at=T0)
+    archive.add_aliases(known.id, ["https://a.test/known-alias"])
+    urls = [
+        "https://a.test/new-1",
+        "https://a.test/known",
+        "https://a.test/known-alias",
+        "https://a.test/new-2",
+        "https://a.test/new-1",
+        "",
+    ]
+    created = archive.track_articles(urls, source="feed", seen_at=T0, next_check_at=T0)
+    assert created == ["https://a.test/new-1", "https://a.test/new-2"]
+    assert archive.track_articles(urls, source="feed", seen_at=T0) == []
+    new = archive.find_article("https://a.test/new-2")
+    assert new is not None and new.latest_version == 0 and new.source == "feed"
+    assert [a.canonical_url for a in archive.due_articles(T0, 10)] == [
+        "https://a.test/new-1",
+        "https://a.test/new-2",
+    ]
+
+
+def test_track_articles_racing_pollers_create_each_url_once(archive: Archive) -> None:
+    urls = [f"https://a.test/story-{i}" for i in range(1200)]
+    results = run_threads(
+        3, lambda i: archive.track_articles(urls, source=f"poller-{i}", seen_at=T0)
+    )
+    assert sorted(u for created in results for u in created) == sorted(urls)
+    assert archive.count_articles() == len(urls)

@@ -161,15 +161,9 @@ def poll_source(pipe: Pipeline, source: SourceLike) -> PollResult:
         deny=None,
         limit=pipe.settings.MAX_LINKS_PER_SOURCE,
     )
-    new_urls: list[str] = []
-    for link in links:
-        if pipe.archive.find_article(link.url) is not None:
-            continue
-        _, created = pipe.archive.get_or_create_article(
-            link.url, source=source.name, seen_at=now, next_check_at=now
-        )
-        if created:
-            new_urls.append(link.url)
+    new_urls = pipe.archive.track_articles(
+        [link.url for link in links], source=source.name, seen_at=now, next_check_at=now
+    )
     keep_validators = outcome == Outcome.OK.value
     pipe.archive.mark_source_polled(
         source.name,
@@ -223,6 +217,7 @@ def ingest_article(
     except InvalidURL as exc:
         log.warning("not an article URL: %s (%s)", url, exc)
         return ArticleResult(url, "failed", outcome=Outcome.BLOCKED.value, error=str(exc))
+    asked = requested
     article = pipe.archive.find_article(requested)
     if article is not None and article.canonical_url != requested:
         # A known alias: fetch the article's own URL, not the copy.
@@ -315,14 +310,17 @@ def ingest_article(
         article_id=article_id,
         capture_sha256=capture_sha,
     )
-    target = pipe.archive.find_article(key)
-    if target is None:
+    if article is not None and article.canonical_url == key:
+        target = article
+    else:
         target, _ = pipe.archive.get_or_create_article(
             key, source=source, seen_at=now, next_check_at=None
         )
-    if article is not None and article.id != target.id:
-        _absorb(pipe, article, target.id, [])
-    pipe.archive.add_aliases(target.id, {url, requested, result.final_url} - {key})
+        if article is not None and article.id != target.id:
+            _absorb(pipe, article, target.id, [])
+    other_urls = {asked, requested, _canonical_or(result.final_url, key)} - {key}
+    if other_urls:
+        pipe.archive.add_aliases(target.id, other_urls)
 
     text_hash = text_sha256(extracted.text)
     twin = _same_story(pipe, target, key, extracted.text, text_hash)
@@ -333,7 +331,7 @@ def ingest_article(
         _checked(pipe, twin, now, ok=True)
         return ArticleResult(url, "alias", twin.canonical_url, twin.id, twin.latest_version, "ok")
 
-    previous = pipe.archive.get_version(target.id)
+    previous = pipe.archive.get_version(target.id) if target.latest_version else None
     new_fields = (extracted.title, extracted.byline, extracted.text)
     old_fields = (previous.title, previous.byline, previous.text) if previous else None
     summary = summarize_change(old_fields, new_fields)
@@ -360,11 +358,11 @@ def ingest_article(
             change=summary.describe(),
         ),
     )
-    target = pipe.archive.get_article(target.id) or target
     _checked(pipe, target, now, ok=True, result=result, body_sha=body_sha)
     if stored is None:
         log.debug("unchanged: %s", key)
-        return ArticleResult(url, "unchanged", key, target.id, target.latest_version, "ok")
+        latest = previous.number if previous else target.latest_version
+        return ArticleResult(url, "unchanged", key, target.id, latest, "ok")
     action = "new" if stored.number == 1 else "changed"
     log.info("%s: %s v%d (%s)", action, key, stored.number, stored.change)
     return ArticleResult(url, action, key, target.id, stored.number, "ok", None, stored.change)
@@ -398,10 +396,7 @@ def ingest_urls(
 
 def _article_key(requested: str, final_url: str, extracted: Extracted) -> str:
     """The URL that names this article: rel=canonical when trustworthy, else where we landed."""
-    try:
-        landed = canonicalize(final_url)
-    except InvalidURL:
-        landed = requested
+    landed = _canonical_or(final_url, requested)
     if extracted.canonical_url:
         try:
             declared = canonicalize(extracted.canonical_url, base=final_url)
@@ -412,6 +407,13 @@ def _article_key(requested: str, final_url: str, extracted: Extracted) -> str:
         if same_site(declared, landed):
             return declared
     return landed
+
+
+def _canonical_or(url: str, fallback: str) -> str:
+    try:
+        return canonicalize(url)
+    except InvalidURL:
+        return fallback
 
 
 def _same_story(pipe: Pipeline, target: Any, key: str, text: str, text_hash: str) -> Any | None:

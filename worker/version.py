@@ -8,6 +8,7 @@ re-indented HTML, doubled spaces or extra blank lines never count as an edit.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import logging
@@ -45,6 +46,13 @@ def normalize_text(text: str | None) -> str:
     """The text with every whitespace-only difference removed (and nothing else)."""
     if not text:
         return ""
+    return _normalize(text)
+
+
+# The pipeline hashes, fingerprints and compares the same text one after another:
+# remember the last few results instead of normalising it three times.
+@functools.lru_cache(maxsize=16)
+def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_ZERO_WIDTH)
     text = _LINE_BREAKS.sub("\n", text)
     # [^\S\n] is every Unicode space (tabs, nbsp, thin and em spaces ...) except newline.
