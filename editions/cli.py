@@ -208,6 +208,13 @@ def friendly_errors() -> Iterator[None]:
 def run(obj: Context, once: bool, as_json: bool) -> None:
     """Run the scheduler in this process (until Ctrl-C), or one pass with --once."""
     with friendly_errors():
+        if not obj.editions.sources():
+            path = obj.sources or get_settings().SOURCES
+            click.echo(
+                f"editions: no sources in {path}: add [[source]] tables (see "
+                "schedules/sources.toml) or try `editions demo`",
+                err=True,
+            )
         if not once:
             click.echo("editions: running; Ctrl-C to stop", err=True)
             obj.editions.run_forever()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -92,8 +93,19 @@ def test_from_dict_accepts_duration_strings_and_reports_fields():
         Source.from_dict({"name": "a", "url": "https://e.example/", "kind": "rss", "every": 600})
 
 
+def _uncommented(text: str) -> str:
+    entry = re.compile(r"^# (\[\[source\]\]|\w+ = )")
+    return "\n".join(line[2:] if entry.match(line) else line for line in text.splitlines())
+
+
+def test_shipped_example_reaches_nothing_until_uncommented():
+    # The shipped file must not send anyone's first `editions run` to the internet.
+    assert load_sources(ROOT / "schedules" / "sources.toml") == []
+
+
 def test_shipped_example_parses():
-    sources = load_sources(ROOT / "schedules" / "sources.toml")
+    text = _uncommented((ROOT / "schedules" / "sources.toml").read_text())
+    sources = parse_sources(text, "sources.toml")
     assert len(sources) >= 3
     assert {s.kind for s in sources} == {"feed", "sitemap", "page"}
     assert len({s.name for s in sources}) == len(sources)
@@ -101,7 +113,7 @@ def test_shipped_example_parses():
 
 def test_shipped_example_parses_from_its_relative_path(monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert load_sources("schedules/sources.toml")
+    assert load_sources("schedules/sources.toml") == []
 
 
 def test_default_sources_path(tmp_path, monkeypatch):
@@ -322,7 +334,9 @@ def test_sources_watcher_notices_edits_once(tmp_path):
     path.write_text("")
     watcher = SourcesWatcher(path)
     assert watcher.changed() is False
-    path.write_text('[[source]]\nname = "a"\nurl = "https://example.com/f"\nkind = "feed"\nevery = "5m"\n')
+    path.write_text(
+        '[[source]]\nname = "a"\nurl = "https://example.com/f"\nkind = "feed"\nevery = "5m"\n'
+    )
     assert watcher.changed() is True
     assert watcher.changed() is False
     path.unlink()
