@@ -919,11 +919,22 @@ class Archive:
     def _search_sqlite(
         self, parsed: fts.Query, filters: str, params: dict[str, Any], binds: list[Any]
     ) -> list[tuple[int, float, str, str]]:
-        params = {**params, "match": fts.to_fts5(parsed), "open": _OPEN, "close": _CLOSE}
+        params = {
+            **params,
+            "match": fts.to_fts5(parsed),
+            "open": _OPEN,
+            "close": _CLOSE,
+            "window": int(self.settings.SEARCH_RANK_WINDOW),
+        }
+        # Rank within the newest SEARCH_RANK_WINDOW matches: a very broad query then
+        # costs the same at 100k articles as at 10k (see the setting's comment).
         ranked_sql = sa.text(
             f"SELECT a.id, -{_BM25} AS score FROM article_fts JOIN article a ON a.id = article_fts.rowid"
-            f" WHERE article_fts MATCH :match{filters} ORDER BY {_BM25}, a.id LIMIT :limit"
-        ).bindparams(*binds)
+            f" WHERE article_fts MATCH :match{filters} AND article_fts.rowid IN"
+            " (SELECT f.rowid FROM article_fts f JOIN article a ON a.id = f.rowid"
+            f"  WHERE article_fts MATCH :match{filters} ORDER BY f.rowid DESC LIMIT :window)"
+            f" ORDER BY {_BM25}, a.id LIMIT :limit"
+        ).bindparams(*binds, sa.bindparam("window", type_=sa.Integer))
         with self._read() as session:
             try:
                 ranked = session.execute(ranked_sql, params).all()
@@ -953,20 +964,33 @@ class Archive:
     ) -> list[tuple[int, float, str, str]]:
         tsquery, query_params = fts.to_tsquery_sql(parsed)
         # Rank and limit first; ts_headline is costly, so only the top hits get one.
+        # Three steps, each bounded: the newest SEARCH_RANK_WINDOW matches (the GIN
+        # index finds them without reading documents), ranking within those (reading
+        # each tsvector is the costly part), then headlines for the top hits only.
+        join = " JOIN article a ON a.id = s.article_id" if filters else ""
+        tsquery = f"({tsquery})"
         sql = sa.text(
-            f"WITH q AS (SELECT {tsquery} AS query)"
-            " SELECT top.article_id, top.score,"
-            " ts_headline('simple', v.text, q.query, :headline),"
-            " ts_headline('simple', coalesce(v.title, ''), q.query, :headline)"
-            " FROM (SELECT s.article_id, s.version_id, ts_rank_cd(s.document, q.query) AS score"
-            "       FROM article_search s JOIN article a ON a.id = s.article_id CROSS JOIN q"
-            f"      WHERE s.document @@ q.query{filters}"
-            "       ORDER BY score DESC, s.article_id LIMIT :limit) AS top"
-            " JOIN version v ON v.id = top.version_id CROSS JOIN q"
+            "SELECT top.article_id, top.score,"
+            f" ts_headline('simple', v.text, {tsquery}, :headline),"
+            f" ts_headline('simple', coalesce(v.title, ''), {tsquery}, :headline)"
+            " FROM (SELECT c.article_id, c.version_id,"
+            f"       ts_rank_cd(c.document, {tsquery}) AS score"
+            "       FROM (SELECT s.article_id, s.version_id, s.document"
+            f"             FROM article_search s{join}"
+            f"             WHERE s.document @@ {tsquery}{filters}"
+            "             ORDER BY s.article_id DESC LIMIT :window) AS c"
+            "       ORDER BY score DESC, c.article_id LIMIT :limit) AS top"
+            " JOIN version v ON v.id = top.version_id"
             " ORDER BY top.score DESC, top.article_id"
-        ).bindparams(*binds)
+        ).bindparams(*binds, sa.bindparam("window", type_=sa.Integer))
+        values = {
+            **params,
+            **query_params,
+            "headline": _HEADLINE,
+            "window": int(self.settings.SEARCH_RANK_WINDOW),
+        }
         with self._read() as session:
-            rows = session.execute(sql, {**params, **query_params, "headline": _HEADLINE}).all()
+            rows = session.execute(sql, values).all()
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
 

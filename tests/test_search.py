@@ -366,3 +366,19 @@ def test_translation_agrees_with_websearch_to_tsquery(
             ).scalars()
         )
     assert set(ids(archive.search(query, limit=50))) == expected
+
+
+def test_broad_queries_rank_within_the_newest_window(database_url: str) -> None:
+    # A query matching more articles than SEARCH_RANK_WINDOW ranks the newest ones,
+    # so its cost stays bounded as the archive grows.
+    from editions.settings import Settings
+
+    with Archive(database_url, settings=Settings(search_rank_window=3)) as small:
+        for i in range(5):
+            # The oldest articles are the best matches (the word in the title too).
+            title = "harbour harbour" if i < 2 else f"story {i}"
+            publish(small, f"https://news.test/{i}", title=title, text=f"harbour news {i}")
+        hits = small.search("harbour")
+        assert sorted(h.url for h in hits) == [f"https://news.test/{i}" for i in (2, 3, 4)]
+        # A query with fewer matches than the window is ranked over all of them.
+        assert [h.url for h in small.search("harbour news 0")] == ["https://news.test/0"]

@@ -115,3 +115,6 @@ ALLOWED_NETWORKS = ""
 # A new URL whose text equals an archived article's on the same site is recorded as
 # an alias of it, if the text has at least this many words.
 DUPLICATE_MIN_WORDS = 50
+# Search ranks the newest matches up to this many, so a query matching half the
+# archive stays fast as the archive grows; narrower queries are ranked in full.
+SEARCH_RANK_WINDOW = 2000
