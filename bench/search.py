@@ -31,7 +31,7 @@ from bench.site import CORPUS, CorpusMissing
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = "v1"
+BUILD_VERSION = "v2"
 CACHE_DIR = Path(tempfile.gettempdir()) / "editions-bench-cache"
 SOURCES = [f"bench-{i}" for i in range(5)]
 _WORDS = re.compile(r"\S+")

@@ -605,7 +605,9 @@ class Archive:
             article.title = new.title if new.title is not None else article.title
             article.byline = new.byline if new.byline is not None else article.byline
             article.published = new.published if new.published is not None else article.published
-            article.language = new.language if new.language is not None else article.language
+            # Lower-case, as the search's language filter compares it.
+            if new.language:
+                article.language = new.language.lower()
             article.last_changed_at = new.fetched_at
             session.flush()
             self._index(session, article_id, version)
@@ -872,7 +874,9 @@ class Archive:
             where.append("a.source = :source")
             params["source"] = source
         if language is not None:
-            where.append("lower(a.language) = lower(:language)")
+            # Languages are stored as lower-case codes; comparing the bare column lets
+            # Postgres use its statistics (lower(column) has none and misleads the planner).
+            where.append("a.language = lower(:language)")
             params["language"] = language
         for name, value, op in (("since", since, ">="), ("until", until, "<=")):
             if value is not None:
@@ -930,9 +934,13 @@ class Archive:
         # costs the same at 100k articles as at 10k (see the setting's comment).
         ranked_sql = sa.text(
             f"SELECT a.id, -{_BM25} AS score FROM article_fts JOIN article a ON a.id = article_fts.rowid"
-            f" WHERE article_fts MATCH :match{filters} AND article_fts.rowid IN"
-            " (SELECT f.rowid FROM article_fts f JOIN article a ON a.id = f.rowid"
-            f"  WHERE article_fts MATCH :match{filters} ORDER BY f.rowid DESC LIMIT :window)"
+            # The window is a rowid floor, a range FTS5 applies while it scans; an
+            # `IN (ids)` list would re-run the full-text query once per id.
+            f" WHERE article_fts MATCH :match{filters} AND article_fts.rowid >="
+            " (SELECT coalesce(min(w.id), 0) FROM (SELECT article_fts.rowid AS id"
+            "  FROM article_fts JOIN article a ON a.id = article_fts.rowid"
+            f"  WHERE article_fts MATCH :match{filters}"
+            "  ORDER BY article_fts.rowid DESC LIMIT :window) AS w)"
             f" ORDER BY {_BM25}, a.id LIMIT :limit"
         ).bindparams(*binds, sa.bindparam("window", type_=sa.Integer))
         with self._read() as session:
@@ -970,17 +978,20 @@ class Archive:
         join = " JOIN article a ON a.id = s.article_id" if filters else ""
         tsquery = f"({tsquery})"
         sql = sa.text(
-            "SELECT top.article_id, top.score,"
+            # MATERIALIZED keeps the planner on the GIN index: without the fence it may
+            # walk the primary key backwards, reading every document, for a rare word.
+            "WITH matches AS MATERIALIZED ("
+            f"  SELECT s.article_id FROM article_search s{join}"
+            f"  WHERE s.document @@ {tsquery}{filters}),"
+            " window_ AS (SELECT article_id FROM matches ORDER BY article_id DESC LIMIT :window),"
+            " top AS ("
+            f"  SELECT s.article_id, s.version_id, ts_rank_cd(s.document, {tsquery}) AS score"
+            "   FROM article_search s JOIN window_ w ON w.article_id = s.article_id"
+            "   ORDER BY score DESC, s.article_id LIMIT :limit)"
+            " SELECT top.article_id, top.score,"
             f" ts_headline('simple', v.text, {tsquery}, :headline),"
             f" ts_headline('simple', coalesce(v.title, ''), {tsquery}, :headline)"
-            " FROM (SELECT c.article_id, c.version_id,"
-            f"       ts_rank_cd(c.document, {tsquery}) AS score"
-            "       FROM (SELECT s.article_id, s.version_id, s.document"
-            f"             FROM article_search s{join}"
-            f"             WHERE s.document @@ {tsquery}{filters}"
-            "             ORDER BY s.article_id DESC LIMIT :window) AS c"
-            "       ORDER BY score DESC, c.article_id LIMIT :limit) AS top"
-            " JOIN version v ON v.id = top.version_id"
+            " FROM top JOIN version v ON v.id = top.version_id"
             " ORDER BY top.score DESC, top.article_id"
         ).bindparams(*binds, sa.bindparam("window", type_=sa.Integer))
         values = {

@@ -89,6 +89,8 @@ def run_threads(count: int, target: Callable[[int], Any]) -> list[Any]:
 # --- migrations ---------------------------------------------------------------------
 
 
+# Alembic cannot reflect the expression index; it is created by hand in the migration.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrations_create_schema_and_are_idempotent(database_url: str) -> None:
     upgrade(database_url)
     upgrade(database_url)  # a second run finds the schema at head and does nothing
