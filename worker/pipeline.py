@@ -33,6 +33,7 @@ from worker.discover import (
 )
 from worker.extract import Extracted, ExtractionError, extract_article
 from worker.fetch import Fetcher, FetchResult, Outcome
+from worker.memory import trim_heap
 from worker.version import fingerprint, summarize_change, text_sha256
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class Pipeline:
     settings: Settings = field(default_factory=get_settings)
     revisits: RevisitPlan = field(default_factory=_NoRevisits)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ingested: int = field(default=0, init=False)
 
     def close(self) -> None:
         self.fetcher.close()
@@ -211,6 +213,17 @@ def ingest_article(
     pipe: Pipeline, url: str, *, source: str | None = None, follow_canonical: bool = True
 ) -> ArticleResult:
     """Fetch one article URL and archive a new version if its content changed."""
+    result = _ingest_article(pipe, url, source=source, follow_canonical=follow_canonical)
+    pipe.ingested += 1
+    every = pipe.settings.TRIM_HEAP_EVERY
+    if every and pipe.ingested % every == 0:
+        trim_heap()
+    return result
+
+
+def _ingest_article(
+    pipe: Pipeline, url: str, *, source: str | None, follow_canonical: bool
+) -> ArticleResult:
     now = pipe.clock()
     try:
         requested = canonicalize(url)

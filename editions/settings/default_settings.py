@@ -118,3 +118,6 @@ DUPLICATE_MIN_WORDS = 50
 # Search ranks the newest matches up to this many, so a query matching half the
 # archive stays fast as the archive grows; narrower queries are ranked in full.
 SEARCH_RANK_WINDOW = 2000
+# Every this many articles a worker hands freed heap memory back to the OS
+# (glibc malloc_trim; lxml's churn otherwise makes resident memory creep). 0: never.
+TRIM_HEAP_EVERY = 100
