@@ -136,17 +136,29 @@ class Editions:
         report = RunReport()
         for source in sources:
             report.polls.append(poll_source(self.pipeline, source))
-        due = self.archive.due_articles(
-            self.pipeline.clock(), limit=self.settings.REVISIT_BATCH * 10
-        )
+        # Due articles come in batches, so a backlog of any size is never all in
+        # memory at once; `now` is fixed so each article is taken once per run.
+        now = self.pipeline.clock()
         if progress:
-            progress("articles", len(due))
-        for article in due:
-            report.articles.append(
-                ingest_article(self.pipeline, article.canonical_url, source=article.source)
-            )
-            if progress:
-                progress("", None)
+            progress("articles", self.archive.count_due(now))
+        seen: set[int] = set()
+        limit = self.settings.REVISIT_BATCH
+        while True:
+            rows = self.archive.due_articles(now, limit=limit)
+            batch = [a for a in rows if a.id not in seen]
+            if not batch:
+                if len(rows) < limit:
+                    break
+                # Only articles handled already (and somehow still due) up front: look further.
+                limit += self.settings.REVISIT_BATCH
+                continue
+            for article in batch:
+                seen.add(article.id)
+                report.articles.append(
+                    ingest_article(self.pipeline, article.canonical_url, source=article.source)
+                )
+                if progress:
+                    progress("", None)
         return report
 
     def poll_and_ingest(self, source: Source) -> RunReport:

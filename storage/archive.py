@@ -710,6 +710,11 @@ class Archive:
                 )
             )
 
+    def count_due(self, now: datetime) -> int:
+        """How many active articles are due for a check at ``now``."""
+        with self._read() as session:
+            return session.scalar(_due_query(now).with_only_columns(sa.func.count())) or 0
+
     def next_due_at(self) -> datetime | None:
         with self._read() as session:
             return session.scalar(

@@ -197,3 +197,20 @@ def test_same_story_under_two_urls_is_one_article(site, database_url):
         assert ed.show(site.url("/b/missing"))["canonical_url"] == site.url("/b/missing")
         assert ed.status()["articles"] == 3
         assert ed.status()["pending"] == 0
+
+
+def test_run_once_takes_due_articles_in_batches(site, database_url):
+    links = []
+    for i in range(5):
+        url = site.url(f"/news/batch-{i}")
+        site.add(
+            f"/news/batch-{i}",
+            article_html(title=f"Batch {i}", paragraphs=paragraphs(f"batch {i}"), canonical=url),
+        )
+        links.append((f"Batch {i}", url))
+    site.add("/b.xml", rss(links), content_type="application/rss+xml")
+    feed = Source(name="b", url=site.url("/b.xml"), kind="feed", every=timedelta(minutes=5))
+    with Editions(database_url, settings=settings().replace(revisit_batch=2)) as ed:
+        report = ed.run_once(sources=[feed])
+        assert report.counts() == {"new": 5}
+        assert ed.archive.count_due(datetime.now(UTC)) == 0
