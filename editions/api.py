@@ -27,7 +27,15 @@ from storage.archive import Archive, SearchQueryError
 from worker.canonical import InvalidURL, canonicalize
 from worker.extract import extract_article
 from worker.fetch import Fetcher
-from worker.pipeline import ArticleResult, Pipeline, PollResult, ingest_article, poll_source
+from worker.pipeline import (
+    ArticleResult,
+    Pipeline,
+    PollResult,
+    ingest_article,
+    ingest_urls,
+    poll_source,
+    revisit_due,
+)
 from worker.version import render_diff, render_field_change, summarize_change, word_diff
 
 log = logging.getLogger(__name__)
@@ -163,14 +171,13 @@ class Editions:
 
     def poll_and_ingest(self, source: Source) -> RunReport:
         """One scheduled tick of a source in the embedded mode: poll, then fetch what is new."""
-        report = RunReport(polls=[poll_source(self.pipeline, source)])
-        for url in report.polls[0].new_urls:
-            report.articles.append(ingest_article(self.pipeline, url, source=source.name))
-        return report
+        poll = poll_source(self.pipeline, source)
+        articles = ingest_urls(self.pipeline, poll.new_urls, source=source.name)
+        return RunReport(polls=[poll], articles=articles)
 
     def revisit_due(self) -> list[ArticleResult]:
-        due = self.archive.due_articles(self.pipeline.clock(), self.settings.REVISIT_BATCH)
-        return [ingest_article(self.pipeline, a.canonical_url, source=a.source) for a in due]
+        """Re-fetch the articles due now (one batch): the embedded scheduler's revisit job."""
+        return revisit_due(self.pipeline)
 
     def revisit(
         self, urls: Sequence[str] = (), *, all_articles: bool = False

@@ -30,7 +30,8 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def _missing(what: str, why: str) -> None:
-    message = f"{what} not reachable ({why}); start it or set the EDITIONS_TEST_* URL"
+    """Skip on a developer's machine that lacks a server or the shared data; fail under CI."""
+    message = f"{what} not available ({why}); start it, set the EDITIONS_TEST_* URL or EDITIONS_SHARED_DIR"
     if IN_CI:
         pytest.fail(message + " — CI must not skip this", pytrace=False)
     pytest.skip(message)
@@ -52,14 +53,14 @@ def site() -> Iterator[LocalSite]:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not (CORPUS / "articles").is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS}")
+        _missing("The shared corpus", f"no {CORPUS / 'articles'}")
     return CORPUS
 
 
 @pytest.fixture(scope="session")
 def seed_text() -> str:
     if not SEED.is_file():
-        pytest.skip(f"seed article not found at {SEED}")
+        _missing("The seed article", f"no {SEED}")
     return SEED.read_text(encoding="utf-8")
 
 
