@@ -36,10 +36,10 @@ BENCH_REDIS_URL = os.environ.get("EDITIONS_BENCH_REDIS_URL", "redis://127.0.0.1:
 def bench_settings(articles: int, **overrides: Any) -> Settings:
     """Settings for a run over the local site: no politeness delay, room for every link."""
     return Settings(
-        HOST_DELAY=0.0,
-        ALLOW_PRIVATE_ADDRESSES=True,
-        MAX_LINKS_PER_SOURCE=articles + 10,
-        REVISIT_BATCH=articles,
+        host_delay=0.0,
+        allow_private_addresses=True,
+        max_links_per_source=articles + 10,
+        revisit_batch=articles,
         **overrides,
     )
 

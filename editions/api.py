@@ -19,12 +19,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from editions.settings import Settings, get_settings
-from schedules.revisit import RevisitPolicy
+from editions.errors import (
+    ArticleNotFoundError,
+    InvalidURLError,
+    SearchQueryError,
+    VersionNotFoundError,
+)
+from editions.records import RevisitPolicy
+from editions.settings import Settings
 from schedules.scheduler import Scheduler
 from schedules.sources import Source, SourcesWatcher, default_sources_path, load_sources
-from storage.archive import Archive, SearchQueryError
-from worker.canonical import InvalidURL, canonicalize
+from storage.archive import Archive
+from worker.canonical import canonicalize
 from worker.extract import extract_article
 from worker.fetch import Fetcher
 from worker.pipeline import (
@@ -36,19 +42,14 @@ from worker.pipeline import (
     poll_source,
     revisit_due,
 )
+from worker.response import Fetches
 from worker.version import render_diff, render_field_change, summarize_change, word_diff
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ArticleNotFound", "Editions", "RunReport", "SearchQueryError", "VersionNotFound"]
+__all__ = ["ArticleNotFoundError", "Editions", "RunReport", "SearchQueryError", "VersionNotFoundError"]
 
 
-class ArticleNotFound(LookupError):
-    """No archived article has this URL (as canonical URL or alias)."""
-
-
-class VersionNotFound(LookupError):
-    """The article exists but has no such version."""
 
 
 @dataclass
@@ -72,6 +73,10 @@ class RunReport:
         }
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -85,9 +90,19 @@ class Editions:
         *,
         sources_path: str | os.PathLike[str] | None = None,
         settings: Settings | None = None,
+        clock: Callable[[], datetime] | None = None,
+        fetcher: Fetches | None = None,
     ) -> None:
-        self.settings = settings or get_settings()
-        self.database_url = database_url or self.settings.DATABASE_URL
+        """Open the archive at ``database_url`` lazily.
+
+        ``settings`` default to the ``EDITIONS_*`` environment. ``clock`` (returning an
+        aware UTC datetime) and ``fetcher`` (anything with ``Fetcher.fetch``'s signature
+        and result) let simulations and tests drive the real pipeline.
+        """
+        self.settings = settings or Settings.from_env()
+        self.clock = clock or _utc_now
+        self._fetcher = fetcher
+        self.database_url = database_url or self.settings.database_url
         self.sources_path = Path(sources_path) if sources_path else None
         self._archive: Archive | None = None
         self._pipeline: Pipeline | None = None
@@ -104,15 +119,17 @@ class Editions:
         if self._pipeline is None:
             self._pipeline = Pipeline(
                 archive=self.archive,
-                fetcher=Fetcher(self.settings),
+                fetcher=self._fetcher or Fetcher(self.settings),
                 settings=self.settings,
                 revisits=RevisitPolicy.from_settings(self.settings),
+                clock=self.clock,
             )
         return self._pipeline
 
     def close(self) -> None:
-        if self._pipeline is not None:
-            self._pipeline.fetcher.close()
+        # A fetcher handed in is its owner's to close; the one made here is ours.
+        if self._pipeline is not None and self._fetcher is None:
+            self._pipeline.fetcher.close()  # type: ignore[attr-defined]  # ours, a Fetcher
         if self._archive is not None:
             self._archive.close()
         self._pipeline = self._archive = None
@@ -150,7 +167,7 @@ class Editions:
         if progress:
             progress("articles", self.archive.count_due(now))
         seen: set[int] = set()
-        limit = self.settings.REVISIT_BATCH
+        limit = self.settings.revisit_batch
         while True:
             rows = self.archive.due_articles(now, limit=limit)
             batch = [a for a in rows if a.id not in seen]
@@ -158,7 +175,7 @@ class Editions:
                 if len(rows) < limit:
                     break
                 # Only articles handled already (and somehow still due) up front: look further.
-                limit += self.settings.REVISIT_BATCH
+                limit += self.settings.revisit_batch
                 continue
             for article in batch:
                 seen.add(article.id)
@@ -208,7 +225,7 @@ class Editions:
             sources,
             poll=self.poll_and_ingest,
             revisit=self.revisit_due,
-            revisit_every=_seconds(revisit_every or self.settings.REVISIT_TICK),
+            revisit_every=_seconds(revisit_every or self.settings.revisit_tick),
             first_poll_at=self._next_poll_at,
         )
         scheduler.run_forever(on_reload=reload, changed=watcher.changed)
@@ -221,11 +238,11 @@ class Editions:
     def _article(self, url: str) -> Any:
         try:
             key = canonicalize(url)
-        except InvalidURL as exc:
-            raise ArticleNotFound(f"not a valid article URL: {url!r} ({exc})") from None
+        except InvalidURLError as exc:
+            raise ArticleNotFoundError(f"not a valid article URL: {url!r} ({exc})") from None
         article = self.archive.find_article(key)
         if article is None:
-            raise ArticleNotFound(f"no archived article at {url}")
+            raise ArticleNotFoundError(f"no archived article at {url}")
         return article
 
     def search(
@@ -259,7 +276,7 @@ class Editions:
         article = self._article(url)
         found = self.archive.get_version(article.id, version)
         if found is None:
-            raise VersionNotFound(
+            raise VersionNotFoundError(
                 f"{article.canonical_url} has versions 1..{article.latest_version}, not {version}"
                 if article.latest_version
                 else f"{article.canonical_url} has not been fetched successfully yet"
@@ -319,14 +336,14 @@ class Editions:
         article = self._article(url)
         latest = article.latest_version
         if latest < 1:
-            raise VersionNotFound(f"{article.canonical_url} has no versions yet")
+            raise VersionNotFoundError(f"{article.canonical_url} has no versions yet")
         to_version = to_version or latest
         from_version = from_version or max(1, to_version - 1)
         old = self.archive.get_version(article.id, from_version)
         new = self.archive.get_version(article.id, to_version)
         for number, found in ((from_version, old), (to_version, new)):
             if found is None:
-                raise VersionNotFound(
+                raise VersionNotFoundError(
                     f"{article.canonical_url} has versions 1..{latest}, not {number}"
                 )
         assert old is not None and new is not None
@@ -354,9 +371,9 @@ class Editions:
         }
 
     def status(self) -> dict[str, Any]:
-        status = self.archive.status(now=datetime.now(UTC))
+        status = self.archive.status(now=self.clock())
         status["database"] = _redact(self.database_url)
-        if self.settings.BROKER_URL:
+        if self.settings.broker_url:
             status["distributed"] = self.broker_status()
         return status
 

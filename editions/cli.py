@@ -20,8 +20,8 @@ from typing import Any
 import click
 
 from editions import __version__
-from editions.api import ArticleNotFound, Editions, VersionNotFound, extract_file
-from editions.settings import SettingsError, get_settings
+from editions.api import ArticleNotFoundError, Editions, VersionNotFoundError, extract_file
+from editions.settings import Settings, SettingsError
 from schedules.sources import SourcesError
 from storage.archive import SearchQueryError
 from worker.extract import ExtractionError
@@ -161,7 +161,7 @@ def cli(
         stream=sys.stderr,
     )
     try:
-        get_settings()
+        Settings.from_env()
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
     ctx.obj = Context(database, sources)
@@ -186,7 +186,7 @@ def _fail(message: str, code: int = 1) -> click.ClickException:
 def friendly_errors() -> Iterator[None]:
     try:
         yield
-    except (ArticleNotFound, VersionNotFound) as exc:
+    except (ArticleNotFoundError, VersionNotFoundError) as exc:
         raise _fail(str(exc)) from None
     except SearchQueryError as exc:
         raise _fail(f"bad search query: {exc}", 2) from None
@@ -209,7 +209,7 @@ def run(obj: Context, once: bool, as_json: bool) -> None:
     """Run the scheduler in this process (until Ctrl-C), or one pass with --once."""
     with friendly_errors():
         if not obj.editions.sources():
-            path = obj.sources or get_settings().SOURCES
+            path = obj.sources or Settings.from_env().sources
             click.echo(
                 f"editions: no sources in {path}: add [[source]] tables (see "
                 "schedules/sources.toml) or try `editions demo`",
@@ -517,7 +517,7 @@ def db_upgrade(obj: Context) -> None:
     """Apply the Alembic migrations up to the newest."""
     from storage.archive import upgrade
 
-    url = obj.database or get_settings().DATABASE_URL
+    url = obj.database or Settings.from_env().database_url
     upgrade(url)
     click.echo(f"database is up to date: {url}", err=True)
 

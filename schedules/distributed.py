@@ -5,9 +5,6 @@ Only the leader (see ``schedules.leader``) runs the clock: a poll job sends
 for each article due in the archive. A follower checks the lock every third
 of its TTL and starts the clock when it takes over. The sources file stays
 the single truth: it is reloaded when it changes or on SIGHUP.
-
-Importing this module also wires the Celery tasks to the sources reader and
-the revisit policy (the worker package may not import ``schedules``).
 """
 
 from __future__ import annotations
@@ -20,19 +17,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from editions.settings import Settings, get_settings
+from editions.settings import Settings
 from schedules.leader import LeaderLock
-from schedules.revisit import RevisitPolicy
 from schedules.scheduler import Scheduler
 from schedules.sources import Source, SourcesWatcher, default_sources_path, load_sources
 from storage.archive import Archive
 from worker import tasks
+from worker.celery_app import create_app
 
 log = logging.getLogger(__name__)
-
-tasks.install(
-    tasks.Wiring(source_from_dict=Source.from_dict, revisit_plan=RevisitPolicy.from_settings)
-)
 
 
 class DistributedScheduler:
@@ -133,10 +126,11 @@ def run_scheduler(
     stop: threading.Event | None = None,
 ) -> None:
     """The ``editions scheduler`` command: elect, then send due work to Celery until SIGTERM."""
-    settings = settings or get_settings()
+    settings = settings or Settings.defaults()
+    create_app(settings)  # the app the tasks are sent through
     path = Path(sources_path) if sources_path else default_sources_path(settings)
     sources = load_sources(path)
-    archive = Archive(database_url or settings.DATABASE_URL, settings=settings)
+    archive = Archive(database_url or settings.database_url, settings=settings)
     archive.sync_sources(sources)
     client = tasks.connect_redis(settings)
     stop = stop or threading.Event()
@@ -160,10 +154,10 @@ def run_scheduler(
 
     scheduler = DistributedScheduler(
         sources,
-        lock=LeaderLock(client, ttl=float(settings.LEADER_LOCK_TTL)),
+        lock=LeaderLock(client, ttl=float(settings.leader_lock_ttl)),
         poll=poll,
         revisit=revisit,
-        revisit_every=timedelta(seconds=float(settings.REVISIT_TICK)),
+        revisit_every=timedelta(seconds=float(settings.revisit_tick)),
         first_poll_at=first_poll_at,
     )
     reload_requested = threading.Event()

@@ -20,13 +20,12 @@ import uuid
 import redis
 from redis.exceptions import LockError, LockNotOwnedError
 
+from editions.errors import LeaderLockError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_NAME = "editions:scheduler:leader"
 
-
-class LeaderLockError(ValueError):
-    """The lock was configured with unusable values."""
 
 
 def default_identity() -> str:

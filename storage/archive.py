@@ -23,13 +23,21 @@ import zstandard
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
-from editions.settings import Settings, get_settings
+from editions.errors import (
+    ArchiveError,
+    ArticleNotFoundError,
+    CaptureNotFoundError,
+    InvalidInputError,
+    SearchQueryError,
+    UnknownSourceError,
+)
+from editions.records import Source as SourceRecord
+from editions.settings import Settings
 
 from . import search as fts
 from .engine import SQLITE_BEGIN, create_engine, database_url
 from .migrate import is_current, upgrade, upgrade_engine
 from .models import Alias, Article, Capture, Fetch, Source, UTCDateTime, Version
-from .search import SearchQueryError
 
 log = logging.getLogger(__name__)
 
@@ -54,27 +62,9 @@ _BM25 = "bm25(article_fts, 10.0, 2.0, 1.0)"
 _HEADLINE = f'StartSel={_OPEN}, StopSel={_CLOSE}, MaxWords=30, MinWords=10, MaxFragments=2, FragmentDelimiter=" … "'
 
 
-class ArchiveError(Exception):
-    """Something the archive cannot do with the data it was given."""
 
 
-class InvalidInputError(ArchiveError, ValueError):
-    """An argument the archive cannot store (wrong type or missing value)."""
 
-
-class ArticleNotFoundError(ArchiveError, LookupError):
-    """No article has this id."""
-
-
-class UnknownSourceError(ArchiveError, LookupError):
-    """No source has this name (sync_sources first)."""
-
-
-class CaptureNotFoundError(ArchiveError, KeyError):
-    """No capture has this sha256."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
@@ -122,7 +112,7 @@ class Archive:
     def __init__(
         self, url: str | None = None, *, settings: Settings | None = None, migrate: bool = True
     ) -> None:
-        self.settings = settings or get_settings()
+        self.settings = settings or Settings.defaults()
         self.url = database_url(url, self.settings)
         self.engine = create_engine(self.url, settings=self.settings)
         self.dialect: str = self.engine.dialect.name
@@ -161,8 +151,8 @@ class Archive:
 
     # --- sources ----------------------------------------------------------------
 
-    def sync_sources(self, sources: Iterable[Any]) -> None:
-        """Insert or update sources by name (objects with .name .url .kind .every)."""
+    def sync_sources(self, sources: Iterable[SourceRecord]) -> None:
+        """Insert or update the sources' rows by name."""
         rows = []
         for source in sources:
             every = getattr(source, "every", None)
@@ -302,7 +292,7 @@ class Archive:
         return digest
 
     def _compress(self, body: bytes, base_sha256: str | None) -> tuple[str, bytes, str | None, int]:
-        level = int(self.settings.CAPTURE_COMPRESSION_LEVEL)
+        level = int(self.settings.capture_compression_level)
         plain = zstandard.ZstdCompressor(level=level).compress(body)
         if base_sha256 is None:
             return "zstd", plain, None, 0
@@ -313,7 +303,7 @@ class Archive:
         if base_depth is None:
             log.warning("delta base capture %s not found; storing plain zstd", base_sha256)
             return "zstd", plain, None, 0
-        if base_depth >= int(self.settings.CAPTURE_MAX_DELTA_CHAIN):
+        if base_depth >= int(self.settings.capture_max_delta_chain):
             # Bound the chain so loading a capture never replays an article's whole history.
             return "zstd", plain, None, 0
         dictionary = zstandard.ZstdCompressionDict(
@@ -673,7 +663,7 @@ class Archive:
                 return
             article.failures += 1
             article.last_error = error
-            if article.failures >= int(self.settings.MAX_ARTICLE_FAILURES):
+            if article.failures >= int(self.settings.max_article_failures):
                 article.status = "failed"
             elif next_check_at is None:
                 # Failing and no further check planned: it will never be archived now.
@@ -869,7 +859,7 @@ class Archive:
         limit: int = 20,
     ) -> list[SearchHit]:
         """Full-text search over the latest version of every article, best first."""
-        parsed = fts.parse_query(query, max_length=int(self.settings.SEARCH_MAX_QUERY_LENGTH))
+        parsed = fts.parse_query(query, max_length=int(self.settings.search_max_query_length))
         if not isinstance(limit, int) or limit < 1:
             raise SearchQueryError(f"limit must be a positive whole number, got {limit!r}")
         where = []
@@ -933,7 +923,7 @@ class Archive:
             "match": fts.to_fts5(parsed),
             "open": _OPEN,
             "close": _CLOSE,
-            "window": int(self.settings.SEARCH_RANK_WINDOW),
+            "window": int(self.settings.search_rank_window),
         }
         # Rank within the newest SEARCH_RANK_WINDOW matches: a very broad query then
         # costs the same at 100k articles as at 10k (see the setting's comment).
@@ -1003,7 +993,7 @@ class Archive:
             **params,
             **query_params,
             "headline": _HEADLINE,
-            "window": int(self.settings.SEARCH_RANK_WINDOW),
+            "window": int(self.settings.search_rank_window),
         }
         with self._read() as session:
             rows = session.execute(sql, values).all()

@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
-from editions.settings import Settings, get_settings
+from editions.errors import DatabaseURLError
+from editions.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -22,20 +23,17 @@ log = logging.getLogger(__name__)
 SQLITE_BEGIN = "sqlite_begin"
 
 
-class DatabaseURLError(ValueError):
-    """The database URL names a backend the archive does not support."""
-
 
 def database_url(url: str | None = None, settings: Settings | None = None) -> str:
     """The URL to use: the given one, else ``EDITIONS_DATABASE_URL``."""
     if url:
         return url
-    return (settings or get_settings()).DATABASE_URL
+    return (settings or Settings.defaults()).database_url
 
 
 def create_engine(url: str | None = None, *, settings: Settings | None = None) -> sa.Engine:
     """An engine configured for concurrent use of the archive."""
-    settings = settings or get_settings()
+    settings = settings or Settings.defaults()
     url = database_url(url, settings)
     try:
         parsed = sa.make_url(url)
@@ -43,7 +41,7 @@ def create_engine(url: str | None = None, *, settings: Settings | None = None) -
         raise DatabaseURLError(f"not a database URL: {url!r} ({exc})") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, float(settings.SQLITE_BUSY_TIMEOUT))
+        return _sqlite_engine(parsed, float(settings.sqlite_busy_timeout))
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")

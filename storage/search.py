@@ -13,13 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from editions.errors import SearchQueryError
+
 # Word characters as FTS5's unicode61 and Postgres' parser see them (no '_').
 _WORD = re.compile(r"[^\W_]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-
-class SearchQueryError(ValueError):
-    """A search query that cannot be searched (empty, only operators, too long)."""
 
 
 @dataclass(frozen=True)

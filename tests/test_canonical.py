@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from worker.canonical import (
-    InvalidURL,
+    InvalidURLError,
     amp_to_canonical_guess,
     canonicalize,
     is_tracking_parameter,
@@ -129,17 +129,17 @@ def test_relative_urls_resolve_against_base(href, base, expected):
     ],
 )
 def test_bad_urls_raise_invalid_url(url, message):
-    with pytest.raises(InvalidURL) as caught:
+    with pytest.raises(InvalidURLError) as caught:
         canonicalize(url)
     assert message in str(caught.value)
 
 
 def test_bad_base_is_refused():
-    with pytest.raises(InvalidURL, match="base"):
+    with pytest.raises(InvalidURLError, match="base"):
         canonicalize("/a", "not-a-base")
-    with pytest.raises(InvalidURL):
+    with pytest.raises(InvalidURLError):
         canonicalize("/a", "http://[broken")
-    with pytest.raises(InvalidURL, match="not a URL"):
+    with pytest.raises(InvalidURLError, match="not a URL"):
         canonicalize("http://[broken", "https://example.com/")
 
 
@@ -149,7 +149,7 @@ def test_invalid_url_is_a_value_error():
 
 
 def test_non_string_is_refused():
-    with pytest.raises(InvalidURL, match="must be a string"):
+    with pytest.raises(InvalidURLError, match="must be a string"):
         canonicalize(None)  # type: ignore[arg-type]
 
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(environ={})
+    return Settings.from_env({})
 
 
 @pytest.fixture
@@ -41,26 +41,26 @@ def test_visibility_timeout_exceeds_longest_task_plus_longest_retry(
 ) -> None:
     visibility = config["broker_transport_options"]["visibility_timeout"]
     assert config["task_soft_time_limit"] < config["task_time_limit"]
-    assert visibility > config["task_time_limit"] + settings.TASK_RETRY_BACKOFF_MAX
+    assert visibility > config["task_time_limit"] + settings.task_retry_backoff_max
     # Results are stored in the same Redis: same relation there.
     assert config["result_backend_transport_options"]["visibility_timeout"] == visibility
 
 
 def test_no_retry_countdown_reaches_the_visibility_timeout(settings: Settings) -> None:
-    limit = settings.VISIBILITY_TIMEOUT - settings.TASK_TIME_LIMIT
+    limit = settings.visibility_timeout - settings.task_time_limit
     worst = [retry_countdown(n, settings, rng=lambda: 1.0) for n in range(40)]
-    assert max(worst) <= settings.TASK_RETRY_BACKOFF_MAX < limit
+    assert max(worst) <= settings.task_retry_backoff_max < limit
     # Exponential growth, then capped.
-    assert worst[0] == settings.TASK_RETRY_BACKOFF
-    assert worst[1] == 2 * settings.TASK_RETRY_BACKOFF
+    assert worst[0] == settings.task_retry_backoff
+    assert worst[1] == 2 * settings.task_retry_backoff
     # Full jitter: anywhere from a second to the ceiling.
     assert retry_countdown(3, settings, rng=lambda: 0.0) == 1.0
-    assert retry_countdown(3, settings, rng=lambda: 0.5) == 0.5 * 8 * settings.TASK_RETRY_BACKOFF
+    assert retry_countdown(3, settings, rng=lambda: 0.5) == 0.5 * 8 * settings.task_retry_backoff
     # Even a backoff cap above the visibility window is held under it.
-    tight = Settings(environ={}, task_retry_backoff_max=10_000, visibility_timeout=20_000)
+    tight = Settings.from_env({}, task_retry_backoff_max=10_000, visibility_timeout=20_000)
     assert retry_countdown(30, tight, rng=lambda: 1.0) == 10_000
     odd = settings.replace(task_retry_backoff_max=5_000)
-    assert retry_countdown(30, odd, rng=lambda: 1.0) < odd.VISIBILITY_TIMEOUT - odd.TASK_TIME_LIMIT
+    assert retry_countdown(30, odd, rng=lambda: 1.0) < odd.visibility_timeout - odd.task_time_limit
 
 
 def test_json_only(config: dict) -> None:
@@ -93,8 +93,9 @@ def test_flower_sees_every_task(config: dict) -> None:
 
 
 def test_task_names_are_stable_and_registered() -> None:
-    import schedules.distributed  # noqa: F401 - wires the tasks, as the worker does
-    from worker.celery_app import app
+    import worker
+
+    app = worker.app
 
     app.loader.import_default_modules()
     names = {TASK_POLL_SOURCE, TASK_FETCH_ARTICLE, TASK_REVISIT_DUE}
@@ -116,11 +117,11 @@ def test_task_names_are_stable_and_registered() -> None:
 )
 def test_contradictory_settings_are_refused(overrides: dict, message: str) -> None:
     with pytest.raises(CeleryConfigError, match=message):
-        celery_config(Settings(environ={}, **overrides))
+        celery_config(Settings.from_env({}, **overrides))
 
 
 def test_env_var_broker_is_used() -> None:
-    settings = Settings(environ={"EDITIONS_BROKER_URL": "redis://127.0.0.1:6379/7"})
+    settings = Settings.from_env({"EDITIONS_BROKER_URL": "redis://127.0.0.1:6379/7"})
     config = celery_config(settings)
     assert config["broker_url"] == config["result_backend"] == "redis://127.0.0.1:6379/7"
     assert create_app(settings).conf.broker_url == "redis://127.0.0.1:6379/7"
@@ -138,7 +139,7 @@ def test_eta_beyond_the_visibility_timeout_is_detected() -> None:
 
 @pytest.mark.redis
 def test_sending_with_a_long_countdown_is_refused(redis_url: str) -> None:
-    app = create_app(Settings(environ={"EDITIONS_BROKER_URL": redis_url}))
+    app = create_app(Settings.from_env({"EDITIONS_BROKER_URL": redis_url}))
 
     @app.task(name="editions.test_noop")
     def noop(url: str) -> str:

@@ -89,7 +89,7 @@ def test_all_services_share_one_configuration(services: dict[str, dict[str, Any]
         env = service["environment"]
         for key in env:
             if key.startswith("EDITIONS_"):
-                assert key.removeprefix("EDITIONS_") in names, f"{name}: unknown setting {key}"
+                assert key.removeprefix("EDITIONS_").lower() in names, f"{name}: unknown setting {key}"
         assert env["EDITIONS_BROKER_URL"].startswith("redis://redis:")
         assert env["EDITIONS_DATABASE_URL"].startswith("postgresql+psycopg://")
 
@@ -124,7 +124,7 @@ def test_celery_commands_exist(services: dict[str, dict[str, Any]]) -> None:
         assert argv[1:3] == ["-A", "worker"], name
         if "-Q" in argv:
             queues = argv[argv.index("-Q") + 1].split(",")
-            assert sorted(queues) == sorted([settings.FEEDS_QUEUE, settings.ARTICLES_QUEUE])
+            assert sorted(queues) == sorted([settings.feeds_queue, settings.articles_queue])
         # The real command line, asked for its help: the app imports and the
         # subcommand (worker, flower) exists.
         done = subprocess.run(

@@ -288,7 +288,7 @@ def test_workers_and_scheduler_archive_edit_and_search(
         assert refused.value.code == 401
 
         # 'editions status' shows the queues and the live workers without Flower.
-        with Editions(pg_url, settings=Settings(environ=cluster.env)) as ed:
+        with Editions(pg_url, settings=Settings.from_env(cluster.env)) as ed:
             broker = ed.status()["distributed"]
         assert set(broker["queues"]) == {"feeds", "articles"}
         assert any(name.startswith("worker-") for name in broker["workers"])
@@ -435,12 +435,14 @@ def test_redis_restart_loses_nothing(
 @pytest.fixture
 def tasks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str) -> Iterator[Any]:
     """worker.tasks with a process state of its own (SQLite archive, test Redis)."""
-    import schedules.distributed  # noqa: F401 - wires the tasks, as the worker does
     from worker import tasks as module
+    from worker.celery_app import create_app
 
     monkeypatch.setenv("EDITIONS_BROKER_URL", redis_url)
     monkeypatch.setenv("EDITIONS_DATABASE_URL", f"sqlite:///{tmp_path / 'worker.db'}")
     monkeypatch.setenv("EDITIONS_MAX_RETRIES", "0")
+    # The app a worker process gets from `celery -A worker`: settings from the environment.
+    create_app(Settings.from_env())
     monkeypatch.setattr(module, "_state", None)
     yield module
     if module._state is not None:
@@ -459,7 +461,7 @@ def track(tasks: Any, url: str) -> Any:
 def test_poison_pill_is_marked_failed_not_fetched_again(site: LocalSite, tasks: Any) -> None:
     url = publish(site, "poison", "Council decides on the poison", paragraphs("poison"))
     archive, article = track(tasks, url)
-    for _ in range(Settings().MAX_DELIVERIES):  # each of these killed its worker
+    for _ in range(Settings().max_deliveries):  # each of these killed its worker
         archive.record_delivery(article.id)
     result = tasks.fetch_article.apply(args=[url]).get()
     assert result["action"] == "failed"
@@ -495,7 +497,7 @@ def test_a_backed_off_host_is_left_alone(site: LocalSite, tasks: Any) -> None:
     assert site.requests_for("/news/later") == []
     assert archive.get_article(article.id).latest_version == 0  # still due, not lost
     ttl = state.redis.pttl(tasks.lease_key("article", url))
-    assert 0 < ttl <= Settings().HOST_FAILURE_BACKOFF * 1000
+    assert 0 < ttl <= Settings().host_failure_backoff * 1000
 
 
 def datetime_now() -> Any:

@@ -10,8 +10,8 @@ from editions.demo.site import LocalSite
 from editions.settings import Settings
 from worker.fetch import Fetcher, Outcome
 from worker.netguard import (
-    BadNetworkList,
-    BlockedAddress,
+    BlockedAddressError,
+    NetworkListError,
     ResolutionError,
     check_address,
     parse_networks,
@@ -87,7 +87,7 @@ PUBLIC = [
 
 @pytest.mark.parametrize("ip", BLOCKED)
 def test_check_address_blocks(ip: str) -> None:
-    with pytest.raises(BlockedAddress) as info:
+    with pytest.raises(BlockedAddressError) as info:
         check_address(ip, host="news.example")
     message = str(info.value)
     assert "news.example" in message and ip in message
@@ -100,12 +100,12 @@ def test_check_address_allows_public(ip: str) -> None:
 
 
 def test_embedded_v4_named_in_reason() -> None:
-    with pytest.raises(BlockedAddress, match=r"embedding 169\.254\.169\.254"):
+    with pytest.raises(BlockedAddressError, match=r"embedding 169\.254\.169\.254"):
         check_address("::ffff:169.254.169.254")
 
 
 def test_not_an_address() -> None:
-    with pytest.raises(BlockedAddress, match="not an IP address"):
+    with pytest.raises(BlockedAddressError, match="not an IP address"):
         check_address("localhost")
 
 
@@ -113,12 +113,12 @@ def test_python_misses_what_the_list_catches() -> None:
     # The reason for an explicit list: ipaddress thinks this 6to4 wrapper of
     # loopback is harmless in Python 3.11.
     assert not ipaddress.ip_address("2002:7f00:1::1").is_private
-    with pytest.raises(BlockedAddress):
+    with pytest.raises(BlockedAddressError):
         check_address("2002:7f00:1::1")
 
 
 def test_resolve_and_check_refuses_localhost() -> None:
-    with pytest.raises(BlockedAddress) as info:
+    with pytest.raises(BlockedAddressError) as info:
         resolve_and_check("localhost", 80, allow_private=False)
     assert "localhost resolves to" in str(info.value)
 
@@ -132,7 +132,7 @@ def test_resolve_and_check_allowed_network() -> None:
     networks = parse_networks("127.0.0.0/30")
     infos = resolve_and_check("127.0.0.2", 80, allow_private=False, allowed_networks=networks)
     assert infos[0][4][0] == "127.0.0.2"
-    with pytest.raises(BlockedAddress):
+    with pytest.raises(BlockedAddressError):
         resolve_and_check("127.0.0.9", 80, allow_private=False, allowed_networks=networks)
 
 
@@ -148,9 +148,9 @@ def test_parse_networks() -> None:
         ipaddress.ip_network("10.0.0.0/8"),
         ipaddress.ip_network("fd00::/8"),
     )
-    with pytest.raises(BadNetworkList, match=r"'10\.0\.0\.0/33'"):
+    with pytest.raises(NetworkListError, match=r"'10\.0\.0\.0/33'"):
         parse_networks("10.0.0.0/33")
-    with pytest.raises(BadNetworkList, match="'intranet'"):
+    with pytest.raises(NetworkListError, match="'intranet'"):
         parse_networks(["intranet"])
 
 
@@ -210,5 +210,5 @@ def test_fetcher_allows_private_when_told(site: LocalSite) -> None:
 
 
 def test_fetcher_bad_allowed_networks_setting() -> None:
-    with pytest.raises(BadNetworkList):
+    with pytest.raises(NetworkListError):
         Fetcher(Settings(allowed_networks="not-a-network"))

@@ -7,15 +7,16 @@ from itertools import pairwise
 
 import pytest
 
+from editions.errors import RevisitScheduleError, SettingsError
+from editions.records import RevisitPolicy, parse_schedule
 from editions.settings import Settings
-from schedules.revisit import RevisitPolicy, RevisitScheduleError, parse_schedule
 
 FIRST_SEEN = datetime(2026, 3, 14, 8, 30, tzinfo=UTC)
 
 
 @pytest.fixture
 def policy() -> RevisitPolicy:
-    return RevisitPolicy.from_settings(Settings(environ={}))
+    return RevisitPolicy.from_settings(Settings.from_env({}))
 
 
 def test_default_settings_parse(policy: RevisitPolicy) -> None:
@@ -25,8 +26,8 @@ def test_default_settings_parse(policy: RevisitPolicy) -> None:
 
 
 def test_environment_overrides_the_schedule() -> None:
-    settings = Settings(
-        environ={"EDITIONS_REVISIT_SCHEDULE": "60:10, 600:60", "EDITIONS_REVISIT_MAX_AGE": "3600"}
+    settings = Settings.from_env(
+        {"EDITIONS_REVISIT_SCHEDULE": "60:10, 600:60", "EDITIONS_REVISIT_MAX_AGE": "3600"}
     )
     policy = RevisitPolicy.from_settings(settings)
     assert policy.steps == (
@@ -108,7 +109,7 @@ def test_naive_datetimes_are_utc(policy: RevisitPolicy) -> None:
     ["", "3600", "3600:abc", "abc:900", "3600:900,1800:60", "0:60", "3600:-5", "3600:900;7200:60"],
 )
 def test_bad_schedule_is_a_clear_error(raw: str) -> None:
-    settings = Settings(environ={"EDITIONS_REVISIT_SCHEDULE": raw})
+    settings = Settings.from_env({"EDITIONS_REVISIT_SCHEDULE": raw})
     with pytest.raises(RevisitScheduleError, match="EDITIONS_REVISIT_SCHEDULE") as caught:
         RevisitPolicy.from_settings(settings)
     assert isinstance(caught.value, ValueError)
@@ -117,9 +118,10 @@ def test_bad_schedule_is_a_clear_error(raw: str) -> None:
 
 def test_bad_max_age_is_a_clear_error() -> None:
     with pytest.raises(RevisitScheduleError, match="EDITIONS_REVISIT_MAX_AGE"):
-        RevisitPolicy.from_settings(Settings(environ={}, REVISIT_MAX_AGE=0))
-    with pytest.raises(RevisitScheduleError, match="EDITIONS_REVISIT_MAX_AGE"):
-        RevisitPolicy.from_settings(Settings(environ={}, REVISIT_MAX_AGE="two weeks"))
+        RevisitPolicy.from_settings(Settings.from_env({}, revisit_max_age=0))
+    # A value that is not even a number is refused when the settings are read.
+    with pytest.raises(SettingsError, match="EDITIONS_REVISIT_MAX_AGE"):
+        Settings.from_env({"EDITIONS_REVISIT_MAX_AGE": "two weeks"})
 
 
 def test_parse_schedule_accepts_fractions_and_spaces() -> None:

@@ -119,11 +119,11 @@ def test_shipped_example_parses_from_its_relative_path(monkeypatch):
 def test_default_sources_path(tmp_path, monkeypatch):
     shipped = (ROOT / "schedules" / "sources.toml").resolve()
     monkeypatch.chdir(tmp_path)  # found from anywhere, not just the project root
-    assert default_sources_path(Settings(environ={})).resolve() == shipped
+    assert default_sources_path(Settings.from_env({})).resolve() == shipped
     mine = tmp_path / "mine.toml"
     monkeypatch.setenv("EDITIONS_SOURCES", str(mine))
-    assert default_sources_path() == mine
-    assert default_sources_path(Settings(environ={}, SOURCES=str(mine))) == mine
+    assert default_sources_path(Settings.from_env()) == mine
+    assert default_sources_path(Settings.from_env({}, sources=str(mine))) == mine
 
 
 @pytest.mark.parametrize(

@@ -126,7 +126,7 @@ def test_unsupported_database_url_is_a_clear_error() -> None:
 
 def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Any) -> None:
     engine = create_engine(
-        f"sqlite:///{tmp_path / 'x.db'}", settings=Settings(SQLITE_BUSY_TIMEOUT=7.5)
+        f"sqlite:///{tmp_path / 'x.db'}", settings=Settings(sqlite_busy_timeout=7.5)
     )
     try:
         with engine.connect() as conn:
@@ -309,7 +309,7 @@ def test_small_edit_is_stored_as_a_small_delta(archive: Archive) -> None:
 
 
 def test_delta_chains_are_bounded(database_url: str) -> None:
-    with Archive(database_url, settings=Settings(CAPTURE_MAX_DELTA_CHAIN=2)) as archive:
+    with Archive(database_url, settings=Settings(capture_max_delta_chain=2)) as archive:
         digest = archive.store_capture(page(100))
         codecs = []
         for i in range(4):
@@ -335,7 +335,7 @@ def test_missing_capture_and_bad_body_are_clear_errors(archive: Archive) -> None
 
 
 def test_mark_checked_counts_failures_and_sets_status(database_url: str) -> None:
-    with Archive(database_url, settings=Settings(MAX_ARTICLE_FAILURES=3)) as archive:
+    with Archive(database_url, settings=Settings(max_article_failures=3)) as archive:
         article, _ = archive.get_or_create_article("https://news.test/m", source="s", seen_at=T0)
         later = T0 + timedelta(hours=1)
         archive.mark_checked(
@@ -560,7 +560,7 @@ def test_concurrent_writers_do_not_fail(database_url: str) -> None:
 
 def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'busy.db'}"
-    with Archive(url) as writer, Archive(url, settings=Settings(SQLITE_BUSY_TIMEOUT=0.2)) as reader:
+    with Archive(url) as writer, Archive(url, settings=Settings(sqlite_busy_timeout=0.2)) as reader:
         article, _ = writer.get_or_create_article("https://news.test/w", source="s", seen_at=T0)
         with writer.engine.begin() as held:  # BEGIN IMMEDIATE: holds the write lock
             held.exec_driver_sql("UPDATE article SET failures = 1")

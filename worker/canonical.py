@@ -29,10 +29,12 @@ from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 from tld import get_fld
 from w3lib.url import canonicalize_url
 
+from editions.errors import InvalidURLError
+
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "InvalidURL",
+    "InvalidURLError",
     "amp_to_canonical_guess",
     "canonicalize",
     "is_tracking_parameter",
@@ -105,9 +107,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SLASH_RUN = re.compile(r"/{2,}")
 
 
-class InvalidURL(ValueError):
-    """A URL that cannot name a web page we may fetch (wrong scheme, no host, garbage)."""
-
 
 def is_tracking_parameter(name: str) -> bool:
     """True if a query parameter ``name`` only carries analytics (``utm_source``, ``fbclid``...)."""
@@ -140,11 +139,11 @@ def _check_host(parts: SplitResult, url: str) -> str:
         host = parts.hostname
         port = parts.port
     except ValueError as exc:  # bad port number or malformed IPv6 literal
-        raise InvalidURL(f"{url!r}: bad host or port ({exc})") from None
+        raise InvalidURLError(f"{url!r}: bad host or port ({exc})") from None
     if not host:
-        raise InvalidURL(f"{url!r}: no host")
+        raise InvalidURLError(f"{url!r}: no host")
     if any(c in host for c in " <>\"'{}|\\^`"):
-        raise InvalidURL(f"{url!r}: host {host!r} contains characters not allowed in a host")
+        raise InvalidURLError(f"{url!r}: host {host!r} contains characters not allowed in a host")
     netloc = host
     if ":" in host:  # IPv6 literal lost its brackets in .hostname
         netloc = f"[{host}]"
@@ -154,35 +153,35 @@ def _check_host(parts: SplitResult, url: str) -> str:
 
 
 def canonicalize(url: str, base: str | None = None) -> str:
-    """The canonical spelling of ``url`` (made absolute against ``base``); InvalidURL if not http(s)."""
+    """The canonical spelling of ``url`` (made absolute against ``base``); InvalidURLError if not http(s)."""
     if not isinstance(url, str):
-        raise InvalidURL(f"URL must be a string, not {type(url).__name__}")
+        raise InvalidURLError(f"URL must be a string, not {type(url).__name__}")
     raw = url.strip()
     if not raw:
-        raise InvalidURL("empty URL")
+        raise InvalidURLError("empty URL")
     if _CONTROL.search(raw):
-        raise InvalidURL(f"{url!r}: contains control characters")
+        raise InvalidURLError(f"{url!r}: contains control characters")
     try:
         if base is not None:
             base_parts = urlsplit(base.strip())
             if base_parts.scheme.lower() not in SCHEMES or not base_parts.netloc:
-                raise InvalidURL(f"base {base!r} is not an absolute http(s) URL")
+                raise InvalidURLError(f"base {base!r} is not an absolute http(s) URL")
             raw = urljoin(base.strip(), raw)
         parts = urlsplit(raw)
     except ValueError as exc:
-        raise InvalidURL(f"{url!r}: not a URL ({exc})") from None
+        raise InvalidURLError(f"{url!r}: not a URL ({exc})") from None
     scheme = parts.scheme.lower()
     if not scheme:
-        raise InvalidURL(f"{url!r}: relative URL and no base to resolve it against")
+        raise InvalidURLError(f"{url!r}: relative URL and no base to resolve it against")
     if scheme not in SCHEMES:
-        raise InvalidURL(f"{url!r}: scheme {scheme!r} is not http or https")
+        raise InvalidURLError(f"{url!r}: scheme {scheme!r} is not http or https")
     netloc = _check_host(parts, url)
     path = _SLASH_RUN.sub("/", parts.path) or "/"
     cleaned = urlunsplit((scheme, netloc, path, _clean_query(parts.query), ""))
     try:
         result = canonicalize_url(cleaned)
     except (ValueError, UnicodeError) as exc:  # IDNA refuses the host
-        raise InvalidURL(f"{url!r}: cannot normalise ({exc})") from None
+        raise InvalidURLError(f"{url!r}: cannot normalise ({exc})") from None
     # w3lib keeps an empty '?'; it means nothing.
     return result.removesuffix("?")
 
@@ -273,5 +272,5 @@ def amp_to_canonical_guess(url: str) -> str | None:
 def _safe_canonical(url: str) -> str | None:
     try:
         return canonicalize(url)
-    except InvalidURL:
+    except InvalidURLError:
         return None

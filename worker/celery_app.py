@@ -29,7 +29,8 @@ from typing import Any
 from celery import Celery, Task
 from kombu import Queue
 
-from editions.settings import Settings, get_settings
+from editions.errors import CeleryConfigError, ScheduleTooFarError
+from editions.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +40,11 @@ TASK_FETCH_ARTICLE = "editions.fetch_article"
 TASK_REVISIT_DUE = "editions.revisit_due"
 
 
-class CeleryConfigError(ValueError):
-    """The distributed-mode settings contradict each other or name an unusable broker."""
-
-
-class ScheduleTooFarError(ValueError):
-    """A task was sent with an ETA/countdown beyond the broker's visibility timeout."""
 
 
 def broker_url(settings: Settings) -> str:
     """``EDITIONS_BROKER_URL``, or a local Redis when it is not set."""
-    url = (settings.BROKER_URL or DEFAULT_BROKER_URL).strip()
+    url = (settings.broker_url or DEFAULT_BROKER_URL).strip()
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise CeleryConfigError(
             f"EDITIONS_BROKER_URL={url!r}: only Redis brokers are supported "
@@ -60,13 +55,13 @@ def broker_url(settings: Settings) -> str:
 
 def longest_retry_delay(settings: Settings) -> float:
     """The longest countdown a retry may ask for (see ``retry_countdown``)."""
-    return float(settings.TASK_RETRY_BACKOFF_MAX)
+    return float(settings.task_retry_backoff_max)
 
 
 def check_settings(settings: Settings) -> None:
     """Raise CeleryConfigError unless the time limits nest as they must."""
-    soft, hard = float(settings.TASK_SOFT_TIME_LIMIT), float(settings.TASK_TIME_LIMIT)
-    visibility = float(settings.VISIBILITY_TIMEOUT)
+    soft, hard = float(settings.task_soft_time_limit), float(settings.task_time_limit)
+    visibility = float(settings.visibility_timeout)
     if not 0 < soft < hard:
         raise CeleryConfigError(
             f"TASK_SOFT_TIME_LIMIT ({soft:g}s) must be positive and below "
@@ -79,9 +74,9 @@ def check_settings(settings: Settings) -> None:
             f"TASK_RETRY_BACKOFF_MAX ({needed:g}s), or a slow task is given to a second "
             "worker while the first still runs it"
         )
-    if int(settings.MAX_DELIVERIES) < 1:
-        raise CeleryConfigError(f"MAX_DELIVERIES must be at least 1, got {settings.MAX_DELIVERIES}")
-    if settings.FEEDS_QUEUE == settings.ARTICLES_QUEUE:
+    if int(settings.max_deliveries) < 1:
+        raise CeleryConfigError(f"MAX_DELIVERIES must be at least 1, got {settings.max_deliveries}")
+    if settings.feeds_queue == settings.articles_queue:
         raise CeleryConfigError("FEEDS_QUEUE and ARTICLES_QUEUE must differ")
 
 
@@ -89,7 +84,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery configuration for these settings (checked first)."""
     check_settings(settings)
     broker = broker_url(settings)
-    visibility = int(settings.VISIBILITY_TIMEOUT)
+    visibility = int(settings.visibility_timeout)
     redis_options = {
         "visibility_timeout": visibility,
         # Fail fast on a dead connection and reconnect, rather than hang.
@@ -99,11 +94,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "retry_on_timeout": True,
         "health_check_interval": 15,
     }
-    feeds, articles = settings.FEEDS_QUEUE, settings.ARTICLES_QUEUE
+    feeds, articles = settings.feeds_queue, settings.articles_queue
     return {
         "broker_url": broker,
-        "result_backend": settings.RESULT_BACKEND or broker,
-        "result_expires": int(settings.RESULT_EXPIRES),
+        "result_backend": settings.result_backend or broker,
+        "result_expires": int(settings.result_expires),
         "result_extended": True,
         "broker_transport_options": dict(redis_options),
         "result_backend_transport_options": dict(redis_options),
@@ -126,10 +121,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
-        "task_soft_time_limit": int(settings.TASK_SOFT_TIME_LIMIT),
-        "task_time_limit": int(settings.TASK_TIME_LIMIT),
+        "task_soft_time_limit": int(settings.task_soft_time_limit),
+        "task_time_limit": int(settings.task_time_limit),
         "worker_prefetch_multiplier": 1,
-        "worker_max_tasks_per_child": int(settings.WORKER_MAX_TASKS_PER_CHILD),
+        "worker_max_tasks_per_child": int(settings.worker_max_tasks_per_child),
         # A task whose ack can no longer be sent is redelivered anyway: stop it.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_queues": (Queue(feeds), Queue(articles)),
@@ -144,18 +139,23 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,
         "timezone": "UTC",
         "enable_utc": True,
-        # schedules.distributed wires the tasks to the sources reader and revisit policy.
-        "include": ["worker.tasks", "schedules.distributed"],
+        "include": ["worker.tasks"],
     }
 
 
-def create_app(settings: Settings | None = None) -> Celery:
-    """A configured Celery app; nothing connects until it is used."""
-    settings = settings or get_settings()
+def create_app(settings: Settings) -> Celery:
+    """A configured Celery app, made the current one; nothing connects until it is used.
+
+    The tasks (``worker.tasks``) are shared tasks: they bind to whichever app is
+    current, and a worker process reads its settings from ``app.conf.editions_settings``.
+    """
     config = celery_config(settings)
     include = config.pop("include")
-    celery_app = Celery("editions", include=include, task_cls=GuardedTask)
+    celery_app = Celery("editions", include=include, task_cls=GuardedTask, set_as_current=True)
     celery_app.conf.update(config)
+    celery_app.conf.editions_settings = settings
+    # Current is per thread; the default covers the scheduler's job threads too.
+    celery_app.set_default()
     return celery_app
 
 
@@ -196,13 +196,13 @@ class GuardedTask(Task):
 
 def broker_status(settings: Settings | None = None, *, timeout: float = 1.0) -> dict[str, Any]:
     """Queue lengths and the workers answering a ping, for ``editions status``."""
-    settings = settings or get_settings()
+    settings = settings or Settings.defaults()
     import redis
 
     client = redis.Redis.from_url(broker_url(settings), socket_timeout=timeout + 2)
     status: dict[str, Any] = {"broker": _redact(broker_url(settings)), "queues": {}, "workers": []}
     try:
-        for queue in (settings.FEEDS_QUEUE, settings.ARTICLES_QUEUE):
+        for queue in (settings.feeds_queue, settings.articles_queue):
             # kombu keeps one list per priority step: 'name' and 'name\x06\x16N'.
             keys = [queue, *client.scan_iter(match=queue + "\x06\x16*")]
             status["queues"][queue] = sum(int(client.llen(key)) for key in keys)
@@ -212,7 +212,8 @@ def broker_status(settings: Settings | None = None, *, timeout: float = 1.0) -> 
         return status
     finally:
         client.close()
-    probe = create_app(settings)
+    probe = Celery("editions-probe", set_as_current=False)
+    probe.conf.update({k: v for k, v in celery_config(settings).items() if k != "include"})
     try:
         replies = probe.control.ping(timeout=timeout) or []
     finally:
@@ -230,5 +231,3 @@ def _redact(url: str) -> str:
         return urlunsplit(parts._replace(netloc=netloc))
     return url
 
-
-app = create_app()

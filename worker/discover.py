@@ -26,8 +26,8 @@ import feedparser
 import lxml.etree
 import lxml.html
 
-from editions.settings import default_settings
-from worker.canonical import InvalidURL, canonicalize, same_site
+from editions.errors import DiscoveryError, InvalidURLError
+from worker.canonical import canonicalize, same_site
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ __all__ = [
 
 # The sitemap protocol's own limits: 50,000 URLs and 50 MB (uncompressed) per file.
 MAX_SITEMAP_URLS = 50_000
-MAX_SITEMAP_BYTES: int = default_settings.MAX_SITEMAP_BYTES
+# The sitemap protocol's own limit; the max_sitemap_bytes setting overrides it.
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -97,9 +98,6 @@ NON_ARTICLE_EXTENSIONS = frozenset(
 NON_HTTP_PREFIXES = ("mailto:", "javascript:", "tel:", "sms:", "data:", "ftp:", "file:", "#")
 
 
-class DiscoveryError(Exception):
-    """A feed, sitemap or page that cannot be read for links; the message says why."""
-
 
 @dataclass
 class Link:
@@ -136,7 +134,7 @@ def _make_link(
         return None
     try:
         url = canonicalize(href, base_url)
-    except InvalidURL as exc:
+    except InvalidURLError as exc:
         log.debug("skipping link: %s", exc)
         return None
     return Link(url=url, title=_clean_text(title), published=published, source_url=href.strip())
@@ -592,7 +590,7 @@ def find_page_links(
         if href:
             try:
                 base = canonicalize(href, base_url)
-            except InvalidURL:
+            except InvalidURLError:
                 log.debug("ignoring bad <base href=%r> on %s", href, base_url)
             break
     found: list[Link] = []

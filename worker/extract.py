@@ -29,6 +29,7 @@ from dateutil.parser import UnknownTimezoneWarning
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
+from editions.errors import ExtractionError
 from worker.encoding import decode_html
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,6 @@ __all__ = [
     "parse_date",
 ]
 
-
-class ExtractionError(Exception):
-    """The input cannot be read as an HTML page (empty, binary, not markup)."""
 
 
 @dataclass

@@ -14,9 +14,8 @@ import random
 import socket
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -28,26 +27,23 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
 
-from editions.settings import Settings, get_settings
-from worker.encoding import decode_html
+from editions.errors import BlockedAddressError, FetchError, NetworkListError, ResolutionError
+from editions.settings import Settings
 from worker.netguard import (
-    BadNetworkList,
-    BlockedAddress,
-    FetchError,
     IPNetwork,
-    ResolutionError,
     parse_networks,
     resolve_and_check,
 )
 from worker.politeness import HostLimiter, LocalHostLimiter
+from worker.response import FetchResult, Outcome, mime_type
 from worker.robots import RobotsCache
 
 __all__ = [
-    "BadNetworkList",
-    "BlockedAddress",
+    "BlockedAddressError",
     "FetchError",
     "FetchResult",
     "Fetcher",
+    "NetworkListError",
     "Outcome",
     "ResolutionError",
 ]
@@ -70,76 +66,6 @@ _BINARY_MAGIC = (
     b"\x1f\x8b",
     b"RIFF",
 )
-
-
-class Outcome(StrEnum):
-    """What became of a fetch; the values are stored in the fetch log."""
-
-    OK = "ok"
-    NOT_MODIFIED = "not_modified"
-    HTTP_ERROR = "http_error"
-    TIMEOUT = "timeout"
-    TOO_LARGE = "too_large"
-    BLOCKED = "blocked"
-    ROBOTS = "robots"
-    # Set by callers (feed or extraction failures); the fetcher never returns it.
-    PARSE_ERROR = "parse_error"
-    CONNECTION_ERROR = "connection_error"
-    REDIRECT_ERROR = "redirect_error"
-    BAD_CONTENT = "bad_content"
-
-
-@dataclass
-class FetchResult:
-    """The answer to one fetch. ``headers`` has lower-case keys.
-
-    ``redirects`` lists each URL that answered with a redirect, in order, so
-    ``[url, *hops]`` when redirected and empty otherwise; ``final_url`` is the
-    URL that gave the final answer.
-    """
-
-    url: str
-    final_url: str
-    outcome: Outcome
-    status: int | None
-    headers: dict[str, str]
-    body: bytes
-    started_at: datetime
-    duration: float
-    error: str | None = None
-    redirects: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome is Outcome.OK
-
-    @property
-    def etag(self) -> str | None:
-        return self.headers.get("etag")
-
-    @property
-    def last_modified(self) -> str | None:
-        return self.headers.get("last-modified")
-
-    @property
-    def content_type(self) -> str | None:
-        return mime_type(self.headers.get("content-type"))
-
-    @property
-    def text(self) -> str:
-        return decode_html(self.body, self.headers.get("content-type"))
-
-    @property
-    def size(self) -> int:
-        return len(self.body)
-
-
-def mime_type(content_type: str | None) -> str | None:
-    """The bare, lower-case mime type of a Content-Type value (no parameters)."""
-    if not content_type:
-        return None
-    mime = content_type.split(";", 1)[0].strip().lower()
-    return mime or None
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -285,26 +211,26 @@ class Fetcher:
         limiter: HostLimiter | None = None,
         robots: RobotsCache | None = None,
     ) -> None:
-        self.settings = settings if settings is not None else get_settings()
+        self.settings = settings if settings is not None else Settings.defaults()
         self.limiter: HostLimiter = limiter if limiter is not None else LocalHostLimiter()
         self._robots_fetcher: Fetcher | None = None
-        if robots is None and self.settings.ROBOTS_ENABLED:
+        if robots is None and self.settings.robots_enabled:
             # robots.txt goes through the same guard, limits and host spacing as pages.
             self._robots_fetcher = Fetcher(
                 self.settings.replace(robots_enabled=False), limiter=self.limiter
             )
             robots = RobotsCache(self.settings, fetcher=self._robots_fetcher)
-        self.robots = robots if self.settings.ROBOTS_ENABLED else None
+        self.robots = robots if self.settings.robots_enabled else None
         self._session = requests.Session()
         # Proxies from the environment would connect on our behalf, past the guard.
         self._session.trust_env = False
         adapter = _GuardedAdapter(
-            allow_private=bool(self.settings.ALLOW_PRIVATE_ADDRESSES),
-            allowed_networks=parse_networks(self.settings.ALLOWED_NETWORKS),
+            allow_private=bool(self.settings.allow_private_addresses),
+            allowed_networks=parse_networks(self.settings.allowed_networks),
         )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = self.settings.USER_AGENT
+        self._session.headers["User-Agent"] = self.settings.user_agent
 
     # --- lifecycle ---------------------------------------------------------------
     def close(self) -> None:
@@ -336,7 +262,7 @@ class Fetcher:
             raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
         if isinstance(allowed_types, str):
             raise TypeError("allowed_types must be a collection of mime types, not one str")
-        limit = max_bytes if max_bytes is not None else int(self.settings.MAX_BODY_BYTES)
+        limit = max_bytes if max_bytes is not None else int(self.settings.max_body_bytes)
         allowed = {t.lower() for t in allowed_types} if allowed_types is not None else None
 
         started_at = datetime.now(UTC)
@@ -419,15 +345,15 @@ class Fetcher:
     def _check_robots(self, url: str) -> None:
         if self.robots is None:
             return
-        user_agent = self.settings.USER_AGENT
+        user_agent = self.settings.user_agent
         allowed, reason = self.robots.verdict(url, user_agent)
         if not allowed:
             raise _Failure(Outcome.ROBOTS, f"robots.txt disallows {url}: {reason}")
 
     def _host_delay(self, url: str) -> float:
-        delay = float(self.settings.HOST_DELAY)
+        delay = float(self.settings.host_delay)
         if self.robots is not None:
-            crawl_delay = self.robots.crawl_delay(url, self.settings.USER_AGENT)
+            crawl_delay = self.robots.crawl_delay(url, self.settings.user_agent)
             if crawl_delay is not None:
                 delay = max(delay, crawl_delay)
         return delay
@@ -451,10 +377,10 @@ class Fetcher:
                 status=answer.status,
                 headers=answer.headers,
             )
-        if len(redirects) > int(self.settings.MAX_REDIRECTS):
+        if len(redirects) > int(self.settings.max_redirects):
             raise _Failure(
                 Outcome.REDIRECT_ERROR,
-                f"more than {self.settings.MAX_REDIRECTS} redirects: {chain} -> {target}",
+                f"more than {self.settings.max_redirects} redirects: {chain} -> {target}",
                 status=answer.status,
                 headers=answer.headers,
             )
@@ -465,8 +391,8 @@ class Fetcher:
         self, url: str, headers: dict[str, str], limit: int, allowed: set[str] | None
     ) -> _Answer:
         host = (urlsplit(url).hostname or "").lower()  # safe: _check_scheme parsed it
-        retries = int(self.settings.MAX_RETRIES)
-        max_wait = float(self.settings.RETRY_MAX_WAIT)
+        retries = int(self.settings.max_retries)
+        max_wait = float(self.settings.retry_max_wait)
         for attempt in range(retries + 1):
             self.limiter.wait(host, self._host_delay(url))
             try:
@@ -486,7 +412,7 @@ class Fetcher:
                     pause = failure.retry_after
                 else:
                     # Full jitter spreads retries from many workers hitting the same outage.
-                    ceiling = float(self.settings.RETRY_BACKOFF) * 2**attempt
+                    ceiling = float(self.settings.retry_backoff) * 2**attempt
                     pause = random.uniform(0, min(max_wait, ceiling))
                 log.info(
                     "fetch %s: %s, retry %d/%d in %.2fs",
@@ -502,13 +428,13 @@ class Fetcher:
     def _attempt(
         self, url: str, headers: dict[str, str], limit: int, allowed: set[str] | None
     ) -> _Answer:
-        deadline = time.monotonic() + float(self.settings.TOTAL_TIMEOUT)
-        timeout = (float(self.settings.CONNECT_TIMEOUT), float(self.settings.READ_TIMEOUT))
+        deadline = time.monotonic() + float(self.settings.total_timeout)
+        timeout = (float(self.settings.connect_timeout), float(self.settings.read_timeout))
         try:
             response = self._session.get(
                 url, headers=headers, stream=True, allow_redirects=False, timeout=timeout
             )
-        except BlockedAddress as exc:
+        except BlockedAddressError as exc:
             raise _Failure(Outcome.BLOCKED, str(exc)) from exc
         except requests.exceptions.RequestException as exc:
             raise _network_failure(url, exc) from exc
@@ -579,8 +505,8 @@ class Fetcher:
         headers: dict[str, str],
     ) -> bytes:
         raw = response.raw
-        read_timeout = float(self.settings.READ_TIMEOUT)
-        total = float(self.settings.TOTAL_TIMEOUT)
+        read_timeout = float(self.settings.read_timeout)
+        total = float(self.settings.total_timeout)
         chunks: list[bytes] = []
         size = 0
         while True:

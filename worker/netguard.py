@@ -19,32 +19,15 @@ import socket
 from collections.abc import Collection
 from typing import Any
 
+from editions.errors import BlockedAddressError, NetworkListError, ResolutionError
+
 log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class FetchError(Exception):
-    """Base class for the fetcher's internal errors."""
 
 
-class BlockedAddress(FetchError):
-    """A host resolves to an address the fetcher must not connect to."""
-
-    def __init__(self, address: str, reason: str, host: str | None = None) -> None:
-        self.address = address
-        self.reason = reason
-        self.host = host
-        where = f"{host} resolves to {address}" if host and host != address else address
-        super().__init__(f"refused to connect: {where}, which is {reason}")
-
-
-class ResolutionError(FetchError):
-    """A host name does not resolve."""
-
-
-class BadNetworkList(FetchError, ValueError):
-    """The ALLOWED_NETWORKS setting holds something that is not a CIDR network."""
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -94,14 +77,14 @@ _V6_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 
 
 def check_address(ip: str, host: str | None = None) -> None:
-    """Raise BlockedAddress unless ``ip`` is a public, globally routable unicast address."""
+    """Raise BlockedAddressError unless ``ip`` is a public, globally routable unicast address."""
     try:
         address = ipaddress.ip_address(ip.split("%", 1)[0])
     except ValueError:
-        raise BlockedAddress(ip, "not an IP address", host) from None
+        raise BlockedAddressError(ip, "not an IP address", host) from None
     reason = _block_reason(address)
     if reason is not None:
-        raise BlockedAddress(ip, reason, host)
+        raise BlockedAddressError(ip, reason, host)
 
 
 def _block_reason(address: IPAddress) -> str | None:
@@ -146,7 +129,7 @@ def parse_networks(value: str | Collection[str]) -> tuple[IPNetwork, ...]:
         try:
             networks.append(ipaddress.ip_network(text, strict=False))
         except ValueError as exc:
-            raise BadNetworkList(
+            raise NetworkListError(
                 f"ALLOWED_NETWORKS: {text!r} is not a CIDR network ({exc})"
             ) from None
     return tuple(networks)

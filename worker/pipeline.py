@@ -18,22 +18,23 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from editions.settings import Settings, get_settings
+from editions.errors import DiscoveryError, ExtractionError, InvalidURLError
+from editions.records import RevisitPolicy, Source
+from editions.settings import Settings
 from storage.archive import Archive, NewVersion
-from worker.canonical import InvalidURL, canonicalize, same_site
+from worker.canonical import canonicalize, same_site
 from worker.discover import (
-    DiscoveryError,
     Link,
     filter_links,
     find_page_links,
     parse_feed,
     parse_sitemap,
 )
-from worker.extract import Extracted, ExtractionError, extract_article
-from worker.fetch import Fetcher, FetchResult, Outcome
+from worker.extract import Extracted, extract_article
 from worker.memory import trim_heap
+from worker.response import Fetches, FetchResult, Outcome
 from worker.version import fingerprint, summarize_change, text_sha256
 
 log = logging.getLogger(__name__)
@@ -46,28 +47,6 @@ FEED_ACCEPT = (
 SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, text/plain;q=0.5, */*;q=0.3"
 
 
-class SourceLike(Protocol):
-    name: str
-    url: str
-    kind: str
-    every: timedelta
-    allow: str | None
-    deny: str | None
-
-    def matches(self, url: str) -> bool: ...
-
-
-class RevisitPlan(Protocol):
-    """When to look at an article again (schedules.revisit.RevisitPolicy fits)."""
-
-    def next_check_at(self, first_seen: datetime, now: datetime) -> datetime | None: ...
-
-
-class _NoRevisits:
-    def next_check_at(self, first_seen: datetime, now: datetime) -> datetime | None:
-        return None
-
-
 @dataclass
 class Pipeline:
     """What a step needs: the archive, a fetcher, settings and the revisit plan.
@@ -77,14 +56,16 @@ class Pipeline:
     """
 
     archive: Archive
-    fetcher: Fetcher
-    settings: Settings = field(default_factory=get_settings)
-    revisits: RevisitPlan = field(default_factory=_NoRevisits)
+    fetcher: Fetches
+    settings: Settings = field(default_factory=Settings.defaults)
+    revisits: RevisitPolicy | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ingested: int = field(default=0, init=False)
 
     def close(self) -> None:
-        self.fetcher.close()
+        close = getattr(self.fetcher, "close", None)  # a simulated fetcher may hold nothing
+        if close is not None:
+            close()
         self.archive.close()
 
 
@@ -136,7 +117,7 @@ class ArticleResult:
 # --- sources -------------------------------------------------------------------
 
 
-def poll_source(pipe: Pipeline, source: SourceLike) -> PollResult:
+def poll_source(pipe: Pipeline, source: Source) -> PollResult:
     """Fetch a source, list its article links, and register the new ones.
 
     New links become tracked articles due now, so a crash or a failed fetch
@@ -161,7 +142,7 @@ def poll_source(pipe: Pipeline, source: SourceLike) -> PollResult:
         (link for link in links if source.matches(link.url)),
         allow=None,
         deny=None,
-        limit=pipe.settings.MAX_LINKS_PER_SOURCE,
+        limit=pipe.settings.max_links_per_source,
     )
     new_urls = pipe.archive.track_articles(
         [link.url for link in links], source=source.name, seen_at=now, next_check_at=now
@@ -181,19 +162,21 @@ def poll_source(pipe: Pipeline, source: SourceLike) -> PollResult:
     return PollResult(source.name, source.url, outcome, links, new_urls, error)
 
 
-def _links_of(pipe: Pipeline, source: SourceLike, result: FetchResult, depth: int) -> list[Link]:
+def _links_of(pipe: Pipeline, source: Source, result: FetchResult, depth: int) -> list[Link]:
     if source.kind == "feed":
         return parse_feed(result.body, result.final_url, content_type=result.content_type)
     if source.kind == "page":
         return find_page_links(result.text, result.final_url, allow=source.allow, deny=source.deny)
-    page = parse_sitemap(result.body, result.final_url)
+    page = parse_sitemap(
+        result.body, result.final_url, max_bytes=pipe.settings.max_sitemap_bytes
+    )
     links = list(page.links)
-    if depth >= pipe.settings.MAX_SITEMAP_DEPTH:
+    if depth >= pipe.settings.max_sitemap_depth:
         if page.sitemaps:
             log.warning("sitemap %s: index nested deeper than %d levels", source.url, depth)
         return links
     for child_url in page.sitemaps:
-        if len(links) >= pipe.settings.MAX_LINKS_PER_SOURCE:
+        if len(links) >= pipe.settings.max_links_per_source:
             break
         child = pipe.fetcher.fetch(child_url, accept=SITEMAP_ACCEPT)
         outcome, error = child.outcome.value, child.error
@@ -215,7 +198,7 @@ def ingest_article(
     """Fetch one article URL and archive a new version if its content changed."""
     result = _ingest_article(pipe, url, source=source, follow_canonical=follow_canonical)
     pipe.ingested += 1
-    every = pipe.settings.TRIM_HEAP_EVERY
+    every = pipe.settings.trim_heap_every
     if every and pipe.ingested % every == 0:
         trim_heap()
     return result
@@ -227,7 +210,7 @@ def _ingest_article(
     now = pipe.clock()
     try:
         requested = canonicalize(url)
-    except InvalidURL as exc:
+    except InvalidURLError as exc:
         log.warning("not an article URL: %s (%s)", url, exc)
         return ArticleResult(url, "failed", outcome=Outcome.BLOCKED.value, error=str(exc))
     asked = requested
@@ -383,7 +366,7 @@ def _ingest_article(
 
 def revisit_due(pipe: Pipeline, *, limit: int | None = None) -> list[ArticleResult]:
     """Re-fetch every tracked article whose next check is due now."""
-    due = pipe.archive.due_articles(pipe.clock(), limit or pipe.settings.REVISIT_BATCH)
+    due = pipe.archive.due_articles(pipe.clock(), limit or pipe.settings.revisit_batch)
     return [ingest_article(pipe, a.canonical_url, source=a.source) for a in due]
 
 
@@ -413,7 +396,7 @@ def _article_key(requested: str, final_url: str, extracted: Extracted) -> str:
     if extracted.canonical_url:
         try:
             declared = canonicalize(extracted.canonical_url, base=final_url)
-        except InvalidURL:
+        except InvalidURLError:
             return landed
         # A page may only claim a canonical on its own site: anyone can write any
         # rel=canonical, and trusting a foreign one would let a page hijack another.
@@ -425,7 +408,7 @@ def _article_key(requested: str, final_url: str, extracted: Extracted) -> str:
 def _canonical_or(url: str, fallback: str) -> str:
     try:
         return canonicalize(url)
-    except InvalidURL:
+    except InvalidURLError:
         return fallback
 
 
@@ -433,7 +416,7 @@ def _same_story(pipe: Pipeline, target: Any, key: str, text: str, text_hash: str
     """An archived article of the same site whose latest text is exactly this one."""
     # Only for a first version, and only for real article text: short pages
     # ("Page not found", a paywall stub) are alike without being the same story.
-    if target.latest_version or len(text.split()) < pipe.settings.DUPLICATE_MIN_WORDS:
+    if target.latest_version or len(text.split()) < pipe.settings.duplicate_min_words:
         return None
     for twin in pipe.archive.articles_with_text(text_hash, exclude=target.id):
         if same_site(twin.canonical_url, key):
@@ -493,7 +476,9 @@ def _checked(
         article.id,
         checked_at=now,
         ok=ok,
-        next_check_at=pipe.revisits.next_check_at(article.first_seen_at, now),
+        next_check_at=(
+            pipe.revisits.next_check_at(article.first_seen_at, now) if pipe.revisits else None
+        ),
         etag=result.etag if result else None,
         last_modified=result.last_modified if result else None,
         body_sha256=body_sha,
@@ -503,11 +488,11 @@ def _checked(
 def _failed(pipe: Pipeline, article: Any, now: datetime, error: str | None) -> None:
     # Back off exponentially from a failing URL; the article is marked failed
     # by the archive after MAX_ARTICLE_FAILURES attempts in a row.
-    delay = pipe.settings.FAILED_FETCH_RETRY * (2 ** min(article.failures, 10))
+    delay = pipe.settings.failed_fetch_retry * (2 ** min(article.failures, 10))
     pipe.archive.mark_checked(
         article.id,
         checked_at=now,
         ok=False,
-        next_check_at=now + timedelta(seconds=min(delay, pipe.settings.FAILED_FETCH_MAX_RETRY)),
+        next_check_at=now + timedelta(seconds=min(delay, pipe.settings.failed_fetch_max_retry)),
         error=error,
     )

@@ -19,7 +19,7 @@ import time
 
 import redis
 
-from editions.settings import Settings, get_settings
+from editions.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,11 @@ class RedisHostLimiter:
         settings: Settings | None = None,
         prefix: str = PREFIX,
     ) -> None:
-        settings = settings or get_settings()
+        settings = settings or Settings.defaults()
         self.client = client
         self.prefix = prefix
-        self.backoff = float(settings.HOST_FAILURE_BACKOFF)
-        self.backoff_max = float(settings.HOST_FAILURE_BACKOFF_MAX)
+        self.backoff = float(settings.host_failure_backoff)
+        self.backoff_max = float(settings.host_failure_backoff_max)
         self._reserve = client.register_script(_RESERVE)
         self._fail = client.register_script(_FAIL)
 

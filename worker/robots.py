@@ -20,15 +20,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from protego import Protego
 
-from editions.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from worker.fetch import Fetcher, FetchResult
+from editions.settings import Settings
+from worker.response import Fetches, FetchResult, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +51,6 @@ class RobotsRules:
 
 def rules_from_result(result: FetchResult) -> tuple[RobotsRules, bool]:
     """Interpret a robots.txt fetch; the flag is True for a temporary (error) verdict."""
-    from worker.fetch import Outcome  # worker.fetch imports this module
-
     outcome, status = result.outcome, result.status
     if outcome is Outcome.OK:
         # Invalid bytes are replaced, not fatal: protego skips lines it cannot read.
@@ -90,10 +85,10 @@ class _Entry:
 class RobotsCache:
     """Thread-safe cache of robots.txt verdicts, keyed by scheme, host and port."""
 
-    def __init__(self, settings: Settings | None = None, *, fetcher: Fetcher | None = None) -> None:
-        self.settings = settings if settings is not None else get_settings()
+    def __init__(self, settings: Settings, *, fetcher: Fetches) -> None:
+        self.settings = settings
+        # A fetcher that does not itself ask robots.txt (it would ask forever).
         self._fetcher = fetcher
-        self._owns_fetcher = False
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self._site_locks: dict[str, threading.Lock] = {}
@@ -117,7 +112,7 @@ class RobotsCache:
         delay = self.rules_for(url).crawl_delay(user_agent)
         if delay is None:
             return None
-        cap = float(self.settings.ROBOTS_MAX_CRAWL_DELAY)
+        cap = float(self.settings.robots_max_crawl_delay)
         if delay > cap:
             log.info("robots: crawl-delay %ss for %s capped at %ss", delay, url, cap)
             return cap
@@ -136,16 +131,16 @@ class RobotsCache:
             entry = self._fresh_entry(key)
             if entry is not None:
                 return entry.rules
-            result = self._get_fetcher().fetch(
+            result = self._fetcher.fetch(
                 key + "/robots.txt",
                 accept="text/plain,*/*;q=0.5",
-                max_bytes=int(self.settings.ROBOTS_MAX_BYTES),
+                max_bytes=int(self.settings.robots_max_bytes),
             )
             rules, temporary = rules_from_result(result)
             ttl = (
-                self.settings.ROBOTS_ERROR_CACHE_SECONDS
+                self.settings.robots_error_cache_seconds
                 if temporary
-                else self.settings.ROBOTS_CACHE_SECONDS
+                else self.settings.robots_cache_seconds
             )
             log.debug("robots: %s -> %s, cached %ss", key, rules.reason, ttl)
             with self._lock:
@@ -156,24 +151,12 @@ class RobotsCache:
         with self._lock:
             self._entries.clear()
 
-    def close(self) -> None:
-        if self._owns_fetcher and self._fetcher is not None:
-            self._fetcher.close()
-
     def _fresh_entry(self, key: str) -> _Entry | None:
         with self._lock:
             entry = self._entries.get(key)
         if entry is not None and entry.expires > time.monotonic():
             return entry
         return None
-
-    def _get_fetcher(self) -> Fetcher:
-        if self._fetcher is None:
-            from worker.fetch import Fetcher  # worker.fetch imports this module
-
-            self._fetcher = Fetcher(self.settings.replace(robots_enabled=False))
-            self._owns_fetcher = True
-        return self._fetcher
 
 
 def site_key(url: str) -> str:

@@ -24,21 +24,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
-from celery import Task
+from celery import Task, current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from editions.settings import Settings, get_settings
-from storage.archive import Archive, ArticleNotFoundError
-from worker.celery_app import (
-    TASK_FETCH_ARTICLE,
-    TASK_POLL_SOURCE,
-    TASK_REVISIT_DUE,
-    app,
-    broker_url,
-)
+from editions.errors import ArticleNotFoundError, WorkerNotConfiguredError
+from editions.records import RevisitPolicy, Source
+from editions.settings import Settings
+from storage.archive import Archive
+from worker.celery_app import TASK_FETCH_ARTICLE, TASK_POLL_SOURCE, TASK_REVISIT_DUE, broker_url
 from worker.fetch import Fetcher, Outcome
-from worker.pipeline import Pipeline, RevisitPlan, SourceLike, ingest_article, poll_source
+from worker.pipeline import Pipeline, ingest_article, poll_source
 from worker.redis_limiter import RedisHostLimiter
 
 log = logging.getLogger(__name__)
@@ -49,33 +45,6 @@ NETWORK_OUTCOMES = frozenset({Outcome.TIMEOUT.value, Outcome.CONNECTION_ERROR.va
 LEASE_PREFIX = "editions:queued:"
 
 
-class WorkerNotConfiguredError(RuntimeError):
-    """The worker process has no way to read sources or plan revisits."""
-
-
-# --- wiring --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Wiring:
-    """What the tasks need from the layer above: how to read a source and plan revisits.
-
-    ``schedules.distributed`` installs it (the Celery app includes that module),
-    so this package never imports ``schedules``.
-    """
-
-    source_from_dict: Callable[[Mapping[str, Any]], SourceLike]
-    revisit_plan: Callable[[Settings], RevisitPlan]
-
-
-_wiring: Wiring | None = None
-
-
-def install(wiring: Wiring) -> None:
-    """Give the tasks their source reader and revisit plan."""
-    global _wiring
-    _wiring = wiring
-
 
 @dataclass
 class WorkerState:
@@ -85,7 +54,6 @@ class WorkerState:
     pipeline: Pipeline
     limiter: RedisHostLimiter
     redis: redis.Redis
-    wiring: Wiring
 
     def close(self) -> None:
         self.pipeline.close()
@@ -109,22 +77,23 @@ def connect_redis(settings: Settings) -> redis.Redis:
 
 def build_state(settings: Settings | None = None) -> WorkerState:
     """Open the archive, the Redis client and the fetcher for this process."""
-    if _wiring is None:
+    if settings is None:
+        settings = current_app.conf.get("editions_settings")
+    if settings is None:
         raise WorkerNotConfiguredError(
-            "worker.tasks has no wiring: import schedules.distributed (the Celery app "
-            "includes it) or call worker.tasks.install()"
+            "the current Celery app has no editions settings: build it with "
+            "worker.celery_app.create_app(settings) (celery -A worker does)"
         )
-    settings = settings or get_settings()
     client = connect_redis(settings)
     limiter = RedisHostLimiter(client, settings=settings)
-    archive = Archive(settings.DATABASE_URL, settings=settings)
+    archive = Archive(settings.database_url, settings=settings)
     pipeline = Pipeline(
         archive=archive,
         fetcher=Fetcher(settings, limiter=limiter),
         settings=settings,
-        revisits=_wiring.revisit_plan(settings),
+        revisits=RevisitPolicy.from_settings(settings),
     )
-    return WorkerState(settings, pipeline, limiter, client, _wiring)
+    return WorkerState(settings, pipeline, limiter, client)
 
 
 def worker_state() -> WorkerState:
@@ -168,10 +137,10 @@ def retry_countdown(
     would hand it to a second worker after the visibility timeout.
     """
     cap = min(
-        float(settings.TASK_RETRY_BACKOFF_MAX),
-        float(settings.VISIBILITY_TIMEOUT) - float(settings.TASK_TIME_LIMIT) - 1.0,
+        float(settings.task_retry_backoff_max),
+        float(settings.visibility_timeout) - float(settings.task_time_limit) - 1.0,
     )
-    ceiling = min(cap, float(settings.TASK_RETRY_BACKOFF) * 2 ** min(retries, 30))
+    ceiling = min(cap, float(settings.task_retry_backoff) * 2 ** min(retries, 30))
     return max(1.0, rng() * ceiling)
 
 
@@ -190,7 +159,7 @@ def host_of(url: str) -> str:
 def enqueue_fetch(url: str, *, source: str | None, client: redis.Redis, settings: Settings) -> bool:
     """Send ``editions.fetch_article`` for a URL unless one is already queued; True if sent."""
     key = lease_key("article", url)
-    if not client.set(key, "queued", nx=True, ex=int(settings.VISIBILITY_TIMEOUT)):
+    if not client.set(key, "queued", nx=True, ex=int(settings.visibility_timeout)):
         return False
     try:
         fetch_article.apply_async(args=[url], kwargs={"source": source})
@@ -204,7 +173,7 @@ def enqueue_poll(source: Mapping[str, Any], *, client: redis.Redis, settings: Se
     """Send ``editions.poll_source`` unless a poll of this source is still queued."""
     name = str(source["name"])
     key = lease_key("source", name)
-    ttl = min(int(float(source.get("every") or 60)), int(settings.VISIBILITY_TIMEOUT))
+    ttl = min(int(float(source.get("every") or 60)), int(settings.visibility_timeout))
     if not client.set(key, "queued", nx=True, ex=max(ttl, 1)):
         log.info("poll of %s is still queued: not sending another", name)
         return False
@@ -226,7 +195,7 @@ def enqueue_due(
 ) -> int:
     """Send a fetch for every article due by ``now``; returns how many were sent."""
     now = now or datetime.now(UTC)
-    due = archive.due_articles(now, limit or int(settings.REVISIT_BATCH))
+    due = archive.due_articles(now, limit or int(settings.revisit_batch))
     sent = sum(
         enqueue_fetch(a.canonical_url, source=a.source, client=client, settings=settings)
         for a in due
@@ -260,22 +229,22 @@ def _network_retry(task: Task, state: WorkerState, host: str) -> None:
     """Back the host off and retry the task, if retries are left."""
     backoff = state.limiter.record_failure(host) if host else 0.0
     settings = state.settings
-    max_retries = int(settings.TASK_MAX_RETRIES)
+    max_retries = int(settings.task_max_retries)
     if task.request.retries >= max_retries:
         return
     countdown = retry_countdown(task.request.retries, settings)
-    cap = float(settings.VISIBILITY_TIMEOUT) - float(settings.TASK_TIME_LIMIT) - 1.0
+    cap = float(settings.visibility_timeout) - float(settings.task_time_limit) - 1.0
     countdown = min(max(countdown, backoff), cap)
     raise task.retry(countdown=countdown, max_retries=max_retries)
 
 
-@app.task(name=TASK_POLL_SOURCE, bind=True)
+@shared_task(name=TASK_POLL_SOURCE, bind=True)
 def poll_source_task(self: Task, source: dict[str, Any]) -> dict[str, Any]:
     """Poll one source, then send a fetch for each new article URL."""
     state = worker_state()
     key = lease_key("source", str(source.get("name")))
     try:
-        src = state.wiring.source_from_dict(source)
+        src = Source.from_dict(source)
         host = host_of(src.url)
         if host and state.limiter.backoff_remaining(host) > 0:
             log.info("source %s: host %s is backed off; skipping this poll", src.name, host)
@@ -296,7 +265,7 @@ def poll_source_task(self: Task, source: dict[str, Any]) -> dict[str, Any]:
         _release(state, key)
 
 
-@app.task(name=TASK_FETCH_ARTICLE, bind=True)
+@shared_task(name=TASK_FETCH_ARTICLE, bind=True)
 def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, Any]:
     """Fetch one article and archive a new version if it changed."""
     state = worker_state()
@@ -314,7 +283,7 @@ def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, 
     article = archive.find_article(url)
     if article is not None and article.id is not None:
         deliveries = archive.record_delivery(article.id)
-        if deliveries > int(settings.MAX_DELIVERIES):
+        if deliveries > int(settings.max_deliveries):
             error = (
                 f"delivered {deliveries - 1} times without finishing (it kills its worker): "
                 "marked failed"
@@ -350,15 +319,15 @@ def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, 
         raise self.retry(
             exc=exc,
             countdown=retry_countdown(self.request.retries, settings),
-            max_retries=int(settings.TASK_MAX_RETRIES),
+            max_retries=int(settings.task_max_retries),
         ) from exc
     finally:
         if article is not None and article.id is not None:
             _clear_deliveries(archive, article.id)
-        _release(state, key, keep_for=int(settings.VISIBILITY_TIMEOUT) if retrying else 0)
+        _release(state, key, keep_for=int(settings.visibility_timeout) if retrying else 0)
 
 
-@app.task(name=TASK_REVISIT_DUE, bind=True)
+@shared_task(name=TASK_REVISIT_DUE, bind=True)
 def revisit_due_task(self: Task, limit: int | None = None) -> dict[str, int]:
     """Send a fetch for every article due now."""
     state = worker_state()
