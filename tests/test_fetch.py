@@ -5,10 +5,17 @@ from __future__ import annotations
 import email.utils
 import gzip
 import itertools
+import json
+import os
 import socket
+import struct
+import subprocess
+import sys
 import threading
 import time
+import zlib
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +34,7 @@ PNG = (
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 # Clock granularity slack between the server's time.time() stamps.
 SLACK = 0.05
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_fetcher(**overrides: object) -> Fetcher:
@@ -282,6 +290,112 @@ def test_gzip_bomb_is_cut(site: LocalSite) -> None:
     result = fetch(site.url("/bomb"), max_bytes=1_000_000)
     assert result.outcome is Outcome.TOO_LARGE
     assert "after decompression" in (result.error or "")
+
+
+def gzip_bomb(gib: int = 1) -> bytes:
+    """About 1 MB of valid gzip that inflates to ``gib`` GiB of zeros, built in well under a second.
+
+    Each 16 MiB block is deflated by a fresh compressor and ends in a full flush, so it
+    refers to nothing before it and the same bytes can be repeated instead of compressing
+    a whole GiB.
+    """
+    block = bytes(1 << 24)
+    count = gib * 64
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = deflater.compress(block) + deflater.flush(zlib.Z_FULL_FLUSH)
+    last = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(count):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = struct.pack("<II", crc, (count * len(block)) & 0xFFFFFFFF)
+    return header + piece * count + last + trailer
+
+
+# The fetch runs in a child whose address space is capped: inflating 1 GiB there raises
+# MemoryError instead of taking the shared machine's memory.
+_ADDRESS_SPACE_CAP = 256 * 1024 * 1024
+_CHILD_FETCH = """
+import json, resource, sys
+cap = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+from editions.settings import Settings
+from worker.fetch import Fetcher
+settings = Settings(
+    allow_private_addresses=True, host_delay=0, robots_enabled=False,
+    max_retries=1, retry_backoff=0.01, total_timeout=20,
+)
+with Fetcher(settings) as fetcher:
+    result = fetcher.fetch(sys.argv[1])
+print(json.dumps({
+    "outcome": result.outcome.value,
+    "status": result.status,
+    "final_url": result.final_url,
+    "error": result.error,
+    "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+}))
+"""
+
+
+def fetch_in_capped_child(url: str) -> dict[str, object]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD_FETCH, url, str(_ADDRESS_SPACE_CAP)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert child.returncode == 0, f"the fetch raised in the child:\n{child.stderr[-3000:]}"
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return gzip_bomb()
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "outcome"),
+    [
+        # The hole: requests read a redirect's whole body, inflated, before we saw it.
+        (302, {"Location": "/story"}, "ok"),
+        (503, {}, "http_error"),
+        (200, {}, "too_large"),
+    ],
+)
+def test_gzip_bomb_in_any_response_keeps_memory_bounded(
+    site: LocalSite, bomb: bytes, status: int, extra: dict[str, str], outcome: str
+) -> None:
+    site.add("/story", ARTICLE)
+    headers = {"Content-Encoding": "gzip", **extra}
+    site.add("/bomb", bomb, status=status, headers=headers, conditional=False)
+    result = fetch_in_capped_child(site.url("/bomb"))
+    assert result["outcome"] == outcome, result
+    assert isinstance(result["maxrss_kib"], int) and result["maxrss_kib"] < 150 * 1024
+    if status == 302:
+        assert result["final_url"] == site.url("/story")
+
+
+def test_redirect_body_drip_is_not_waited_for(site: LocalSite) -> None:
+    # 20 chunks of 64 bytes, one every 0.5 s: reading this redirect's body would take 10 s.
+    site.add("/story", ARTICLE)
+    site.add(
+        "/moved",
+        "x" * 64 * 20,
+        status=302,
+        headers={"Location": "/story"},
+        drip=0.5,
+        conditional=False,
+    )
+    with make_fetcher(read_timeout=5.0, total_timeout=2.0) as fetcher:
+        began = time.monotonic()
+        result = fetcher.fetch(site.url("/moved"))
+        elapsed = time.monotonic() - began
+    assert result.ok and result.final_url == site.url("/story")
+    assert elapsed < 2.0 + 3
 
 
 def test_default_limit_from_settings(site: LocalSite) -> None:

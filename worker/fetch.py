@@ -3,7 +3,7 @@
 Every problem the network or the server can cause ends up in ``FetchResult.outcome``
 with a human-readable ``error``; only programmer errors raise. Redirects are
 followed here, not by requests, so that every hop is checked (scheme, robots,
-address, loops) and recorded.
+address, loops) and recorded; their bodies are never read.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -159,6 +159,19 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - now)
 
 
+class _NoRedirectSession(requests.Session):
+    """A Session that never touches redirects: the fetcher follows them itself.
+
+    Even with ``allow_redirects=False`` requests runs ``resolve_redirects`` once (to
+    fill ``response.next``), and that reads the redirect's whole body into memory,
+    decompressed, with no size cap or deadline: a gzip bomb or a slow drip in a 3xx
+    body went straight past both.
+    """
+
+    def resolve_redirects(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return iter(())
+
+
 # --- connection-time address pinning -------------------------------------------------
 
 
@@ -295,7 +308,7 @@ class Fetcher:
             )
             robots = RobotsCache(self.settings, fetcher=self._robots_fetcher)
         self.robots = robots if self.settings.ROBOTS_ENABLED else None
-        self._session = requests.Session()
+        self._session = _NoRedirectSession()
         # Proxies from the environment would connect on our behalf, past the guard.
         self._session.trust_env = False
         adapter = _GuardedAdapter(
