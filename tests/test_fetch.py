@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import gzip
 import itertools
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -396,6 +398,127 @@ def test_redirect_body_drip_is_not_waited_for(site: LocalSite) -> None:
         elapsed = time.monotonic() - began
     assert result.ok and result.final_url == site.url("/story")
     assert elapsed < 2.0 + 3
+
+
+class RawServer:
+    """A raw TCP server on 127.0.0.1 for answers http.server cannot give.
+
+    Each connection's request is read, then ``respond(conn, stop)`` writes whatever
+    it likes; ``stop`` is set when the server shuts down.
+    """
+
+    def __init__(self, respond: Callable[[socket.socket, threading.Event], None]) -> None:
+        self.respond = respond
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/raw"
+
+    def __enter__(self) -> RawServer:
+        accepter = threading.Thread(target=self._accept, daemon=True)
+        accepter.start()
+        self._threads.append(accepter)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            handler = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            handler.start()
+            self._threads.append(handler)
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                request += data
+            # OSError: the client hung up, which is what a deadline or a size cap does.
+            with contextlib.suppress(OSError):
+                self.respond(conn, self._stop)
+
+
+def header_drip(interval: float = 0.5, give_up: float = 8.0) -> RawServer:
+    """A server that never finishes its response headers.
+
+    A status line, then one header byte every ``interval`` seconds; after
+    ``give_up`` seconds it hangs up, so a fetcher with no total deadline still ends
+    (late) and the test fails instead of hanging.
+    """
+
+    def respond(conn: socket.socket, stop: threading.Event) -> None:
+        ends = time.monotonic() + give_up
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+        while time.monotonic() < ends and not stop.wait(interval):
+            conn.sendall(b"a")
+
+    return RawServer(respond)
+
+
+@pytest.mark.parametrize("retries", [0, 5])
+def test_total_deadline_covers_a_header_drip(retries: int) -> None:
+    # Each header byte arrives well within READ_TIMEOUT; only a total deadline can stop it.
+    with header_drip(interval=0.5) as server:
+        with make_fetcher(read_timeout=5.0, total_timeout=2.0, max_retries=retries) as fetcher:
+            began = time.monotonic()
+            result = fetcher.fetch(server.url)
+            elapsed = time.monotonic() - began
+        connections = server.connections
+    assert result.outcome is Outcome.TIMEOUT, result.error
+    assert "TOTAL_TIMEOUT" in (result.error or "")
+    assert elapsed < 2.0 + 3
+    # The deadline is spent by the first attempt, so no retry starts.
+    assert connections == 1
+
+
+def test_body_ending_with_the_connection_is_read_whole() -> None:
+    # No length, Connection: close: the socket's end is the body's end. The deadline-aware
+    # response file must keep the socket open after http.client hands it over.
+    body = b"<html><body><p>" + b"x" * 200_000 + b"</p></body></html>"
+
+    def respond(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n")
+        for i in range(0, len(body), 50_000):
+            conn.sendall(body[i : i + 50_000])
+            stop.wait(0.05)
+
+    with RawServer(respond) as server, make_fetcher() as fetcher:
+        results = [fetcher.fetch(server.url) for _ in range(2)]
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.OK]
+    assert all(r.body == body for r in results)
+
+
+def test_total_deadline_covers_all_retries(site: LocalSite) -> None:
+    # Every answer is a 503 after 0.8 s: with 20 retries that would be 17 s of trying.
+    site.add("/busy", "busy", status=503, delay=0.8, conditional=False)
+    with make_fetcher(
+        read_timeout=5.0, total_timeout=2.0, max_retries=20, retry_max_wait=1.0
+    ) as fetcher:
+        began = time.monotonic()
+        result = fetcher.fetch(site.url("/busy"))
+        elapsed = time.monotonic() - began
+    assert result.outcome is Outcome.TIMEOUT, result.error
+    assert "TOTAL_TIMEOUT" in (result.error or "")
+    assert elapsed < 2.0 + 3
+    assert 2 <= len(site.requests_for("/busy")) <= 3
 
 
 def test_default_limit_from_settings(site: LocalSite) -> None:

@@ -19,7 +19,8 @@ SOURCES = "schedules/sources.toml"
 USER_AGENT = "editions/0.1 (+https://github.com/editions-archive/editions; news archive bot)"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 20.0
-# Wall-clock limit for one response, including slow-drip bodies.
+# Wall-clock limit for the whole fetch of one URL from its first request: headers and
+# bodies (slow drips included), redirects, retries and the pauses between them.
 TOTAL_TIMEOUT = 60.0
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 5
