@@ -23,6 +23,7 @@ import pytest
 
 from editions.demo.site import LocalSite, Page
 from editions.settings import Settings
+from tests.pages import article_html, paragraphs
 from worker.fetch import Fetcher, FetchResult, Outcome, mime_type, retry_after_seconds
 from worker.politeness import LocalHostLimiter
 from worker.robots import RobotsCache, site_key
@@ -572,6 +573,17 @@ def test_lying_charset_decoded_right(site: LocalSite) -> None:
     site.add("/cp1252", html.encode("cp1252"), content_type="text/html; charset=utf-8")
     result = fetch(site.url("/cp1252"))
     assert result.ok and result.text == html
+
+
+def test_stray_byte_does_not_garble_a_page(site: LocalSite) -> None:
+    # Header and <meta> agree on utf-8; one invalid byte in a comment is replaced, alone.
+    html = article_html(
+        title="Genève: la conférence s’ouvre",
+        paragraphs=["La conférence de Genève s’ouvre demain.", *paragraphs("Genève", 3)],
+    ).replace("</main>", "<!-- \x00 --></main>")
+    site.add("/geneva", html.encode("utf-8").replace(b"\x00", b"\xff"))
+    result = fetch(site.url("/geneva"))
+    assert result.ok and result.text == html.replace("\x00", "\ufffd")
 
 
 @pytest.mark.parametrize(
