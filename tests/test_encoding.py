@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.pages import article_html, paragraphs
 from worker.encoding import charset_from_content_type, decode_html
 
 FRENCH = (
@@ -121,3 +122,36 @@ def test_empty_body() -> None:
 def test_unknown_declared_charset_falls_back() -> None:
     html = page(FRENCH)
     assert decode_html(html.encode("utf-8"), "text/html; charset=x-made-up") == html
+
+
+def geneva_page() -> str:
+    """A utf-8 news page declaring utf-8 in its <meta>, with a NUL where a stray byte goes."""
+    html = article_html(
+        title="Genève: la conférence s’ouvre",
+        paragraphs=["La conférence de Genève s’ouvre demain.", *paragraphs("Genève", 3)],
+    )
+    return html.replace("</main>", "<!-- \x00 --></main>")
+
+
+def test_agreeing_declarations_survive_one_stray_byte() -> None:
+    # Header and meta agree on utf-8; one invalid byte in a comment must cost one
+    # replacement character, not send the page to detection and turn it into mojibake.
+    html = geneva_page()
+    body = html.encode("utf-8").replace(b"\x00", b"\xff")
+    text = decode_html(body, "text/html; charset=utf-8")
+    assert text == html.replace("\x00", "\ufffd")
+    assert "<h1>Genève: la conférence s’ouvre</h1>" in text
+
+
+def test_agreeing_legacy_declarations_survive_one_stray_byte() -> None:
+    # 0x81 is undefined in cp1252: the agreed charset still decodes the rest.
+    html = page(FRENCH + "<!-- \x00 -->", '<meta charset="windows-1252">')
+    body = html.encode("cp1252").replace(b"\x00", b"\x81")
+    text = decode_html(body, "text/html; charset=windows-1252")
+    assert text == html.replace("\x00", "\ufffd")
+
+
+def test_agreeing_legacy_declarations_lose_to_valid_utf8() -> None:
+    # Valid multi-byte utf-8 does not happen by chance in legacy text, so it still wins.
+    html = page(FRENCH, '<meta charset="iso-8859-1">')
+    assert decode_html(html.encode("utf-8"), "text/html; charset=iso-8859-1") == html

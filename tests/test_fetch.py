@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import gzip
 import itertools
+import json
+import os
 import socket
+import struct
+import subprocess
+import sys
 import threading
 import time
+import zlib
+from collections.abc import Callable
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 
 from editions.demo.site import LocalSite, Page
 from editions.settings import Settings
+from tests.pages import article_html, paragraphs
 from worker.fetch import Fetcher, FetchResult, Outcome, mime_type, retry_after_seconds
 from worker.politeness import LocalHostLimiter
 from worker.robots import RobotsCache, site_key
@@ -27,6 +37,7 @@ PNG = (
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 # Clock granularity slack between the server's time.time() stamps.
 SLACK = 0.05
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_fetcher(**overrides: object) -> Fetcher:
@@ -284,6 +295,233 @@ def test_gzip_bomb_is_cut(site: LocalSite) -> None:
     assert "after decompression" in (result.error or "")
 
 
+def gzip_bomb(gib: int = 1) -> bytes:
+    """About 1 MB of valid gzip that inflates to ``gib`` GiB of zeros, built in well under a second.
+
+    Each 16 MiB block is deflated by a fresh compressor and ends in a full flush, so it
+    refers to nothing before it and the same bytes can be repeated instead of compressing
+    a whole GiB.
+    """
+    block = bytes(1 << 24)
+    count = gib * 64
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = deflater.compress(block) + deflater.flush(zlib.Z_FULL_FLUSH)
+    last = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(count):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = struct.pack("<II", crc, (count * len(block)) & 0xFFFFFFFF)
+    return header + piece * count + last + trailer
+
+
+# The fetch runs in a child whose address space is capped: inflating 1 GiB there raises
+# MemoryError instead of taking the shared machine's memory.
+_ADDRESS_SPACE_CAP = 256 * 1024 * 1024
+_CHILD_FETCH = """
+import json, resource, sys
+cap = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+from editions.settings import Settings
+from worker.fetch import Fetcher
+settings = Settings(
+    allow_private_addresses=True, host_delay=0, robots_enabled=False,
+    max_retries=1, retry_backoff=0.01, total_timeout=20,
+)
+with Fetcher(settings) as fetcher:
+    result = fetcher.fetch(sys.argv[1])
+print(json.dumps({
+    "outcome": result.outcome.value,
+    "status": result.status,
+    "final_url": result.final_url,
+    "error": result.error,
+    "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+}))
+"""
+
+
+def fetch_in_capped_child(url: str) -> dict[str, object]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD_FETCH, url, str(_ADDRESS_SPACE_CAP)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert child.returncode == 0, f"the fetch raised in the child:\n{child.stderr[-3000:]}"
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return gzip_bomb()
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "outcome"),
+    [
+        # The hole: requests read a redirect's whole body, inflated, before we saw it.
+        (302, {"Location": "/story"}, "ok"),
+        (503, {}, "http_error"),
+        (200, {}, "too_large"),
+    ],
+)
+def test_gzip_bomb_in_any_response_keeps_memory_bounded(
+    site: LocalSite, bomb: bytes, status: int, extra: dict[str, str], outcome: str
+) -> None:
+    site.add("/story", ARTICLE)
+    headers = {"Content-Encoding": "gzip", **extra}
+    site.add("/bomb", bomb, status=status, headers=headers, conditional=False)
+    result = fetch_in_capped_child(site.url("/bomb"))
+    assert result["outcome"] == outcome, result
+    assert isinstance(result["maxrss_kib"], int) and result["maxrss_kib"] < 150 * 1024
+    if status == 302:
+        assert result["final_url"] == site.url("/story")
+
+
+def test_redirect_body_drip_is_not_waited_for(site: LocalSite) -> None:
+    # 20 chunks of 64 bytes, one every 0.5 s: reading this redirect's body would take 10 s.
+    site.add("/story", ARTICLE)
+    site.add(
+        "/moved",
+        "x" * 64 * 20,
+        status=302,
+        headers={"Location": "/story"},
+        drip=0.5,
+        conditional=False,
+    )
+    with make_fetcher(read_timeout=5.0, total_timeout=2.0) as fetcher:
+        began = time.monotonic()
+        result = fetcher.fetch(site.url("/moved"))
+        elapsed = time.monotonic() - began
+    assert result.ok and result.final_url == site.url("/story")
+    assert elapsed < 2.0 + 3
+
+
+class RawServer:
+    """A raw TCP server on 127.0.0.1 for answers http.server cannot give.
+
+    Each connection's request is read, then ``respond(conn, stop)`` writes whatever
+    it likes; ``stop`` is set when the server shuts down.
+    """
+
+    def __init__(self, respond: Callable[[socket.socket, threading.Event], None]) -> None:
+        self.respond = respond
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/raw"
+
+    def __enter__(self) -> RawServer:
+        accepter = threading.Thread(target=self._accept, daemon=True)
+        accepter.start()
+        self._threads.append(accepter)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            handler = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            handler.start()
+            self._threads.append(handler)
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                request += data
+            # OSError: the client hung up, which is what a deadline or a size cap does.
+            with contextlib.suppress(OSError):
+                self.respond(conn, self._stop)
+
+
+def header_drip(interval: float = 0.5, give_up: float = 8.0) -> RawServer:
+    """A server that never finishes its response headers.
+
+    A status line, then one header byte every ``interval`` seconds; after
+    ``give_up`` seconds it hangs up, so a fetcher with no total deadline still ends
+    (late) and the test fails instead of hanging.
+    """
+
+    def respond(conn: socket.socket, stop: threading.Event) -> None:
+        ends = time.monotonic() + give_up
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+        while time.monotonic() < ends and not stop.wait(interval):
+            conn.sendall(b"a")
+
+    return RawServer(respond)
+
+
+@pytest.mark.parametrize("retries", [0, 5])
+def test_total_deadline_covers_a_header_drip(retries: int) -> None:
+    # Each header byte arrives well within READ_TIMEOUT; only a total deadline can stop it.
+    with header_drip(interval=0.5) as server:
+        with make_fetcher(read_timeout=5.0, total_timeout=2.0, max_retries=retries) as fetcher:
+            began = time.monotonic()
+            result = fetcher.fetch(server.url)
+            elapsed = time.monotonic() - began
+        connections = server.connections
+    assert result.outcome is Outcome.TIMEOUT, result.error
+    assert "TOTAL_TIMEOUT" in (result.error or "")
+    assert elapsed < 2.0 + 3
+    # The deadline is spent by the first attempt, so no retry starts.
+    assert connections == 1
+
+
+def test_body_ending_with_the_connection_is_read_whole() -> None:
+    # No length, Connection: close: the socket's end is the body's end. The deadline-aware
+    # response file must keep the socket open after http.client hands it over.
+    body = b"<html><body><p>" + b"x" * 200_000 + b"</p></body></html>"
+
+    def respond(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n")
+        for i in range(0, len(body), 50_000):
+            conn.sendall(body[i : i + 50_000])
+            stop.wait(0.05)
+
+    with RawServer(respond) as server, make_fetcher() as fetcher:
+        results = [fetcher.fetch(server.url) for _ in range(2)]
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.OK]
+    assert all(r.body == body for r in results)
+
+
+def test_total_deadline_covers_all_retries(site: LocalSite) -> None:
+    # Every answer is a 503 after 0.8 s: with 20 retries that would be 17 s of trying.
+    site.add("/busy", "busy", status=503, delay=0.8, conditional=False)
+    with make_fetcher(
+        read_timeout=5.0, total_timeout=2.0, max_retries=20, retry_max_wait=1.0
+    ) as fetcher:
+        began = time.monotonic()
+        result = fetcher.fetch(site.url("/busy"))
+        elapsed = time.monotonic() - began
+    assert result.outcome is Outcome.TIMEOUT, result.error
+    assert "TOTAL_TIMEOUT" in (result.error or "")
+    assert elapsed < 2.0 + 3
+    assert 2 <= len(site.requests_for("/busy")) <= 3
+
+
 def test_default_limit_from_settings(site: LocalSite) -> None:
     site.add("/big", "z" * 3000)
     with make_fetcher(max_body_bytes=2000) as fetcher:
@@ -335,6 +573,17 @@ def test_lying_charset_decoded_right(site: LocalSite) -> None:
     site.add("/cp1252", html.encode("cp1252"), content_type="text/html; charset=utf-8")
     result = fetch(site.url("/cp1252"))
     assert result.ok and result.text == html
+
+
+def test_stray_byte_does_not_garble_a_page(site: LocalSite) -> None:
+    # Header and <meta> agree on utf-8; one invalid byte in a comment is replaced, alone.
+    html = article_html(
+        title="Genève: la conférence s’ouvre",
+        paragraphs=["La conférence de Genève s’ouvre demain.", *paragraphs("Genève", 3)],
+    ).replace("</main>", "<!-- \x00 --></main>")
+    site.add("/geneva", html.encode("utf-8").replace(b"\x00", b"\xff"))
+    result = fetch(site.url("/geneva"))
+    assert result.ok and result.text == html.replace("\x00", "\ufffd")
 
 
 @pytest.mark.parametrize(

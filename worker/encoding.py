@@ -1,8 +1,11 @@
 """Turn the bytes of an HTML page into text, trusting declarations only as far as they hold.
 
 News sites lie about their encoding often: a server-wide ``charset=utf-8`` on
-pages typed in windows-1252, or the reverse. Each declared charset is
-therefore tried *strictly*, and a declaration that does not decode is skipped.
+pages typed in windows-1252, or the reverse. A lone declaration is therefore
+tried *strictly*, and one that does not decode is skipped. When the HTTP header
+and the ``<meta>`` agree, though, the page has said twice what it is: a few bad
+bytes (a stray byte in a comment) are replaced rather than sending the whole
+page to detection, which would garble every non-ASCII character.
 Label resolution (aliases, ``iso-8859-1`` -> ``cp1252`` as browsers do) and
 the meta-tag scan come from w3lib; guessing comes from charset_normalizer.
 """
@@ -37,9 +40,12 @@ def charset_from_content_type(value: str | None) -> str | None:
 def decode_html(body: bytes, content_type: str | None = None) -> str:
     """Decode an HTML page: BOM, HTTP charset, meta charset, detection, then utf-8 with replacement.
 
-    A declared charset is used only if the body decodes with it strictly. Valid
-    utf-8 with non-ASCII bytes beats a declared legacy charset, because such
-    byte sequences almost never occur by chance in legacy-encoded text.
+    Valid utf-8 with non-ASCII bytes beats a declared legacy charset, because
+    such byte sequences almost never occur by chance in legacy-encoded text.
+    Otherwise, when the HTTP and meta charsets agree, that charset decodes the
+    page and bad bytes become U+FFFD. A lone declaration is used only if the
+    body decodes with it strictly; pages that declare nothing usable, or
+    contradict themselves, go to detection.
     """
     if not body:
         return ""
@@ -54,6 +60,11 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
         ("http", charset_from_content_type(content_type)),
         ("meta", _meta_charset(body)),
     ]
+    agreed = declared[0][1]
+    if agreed is not None and agreed == declared[1][1] and not (looks_utf8 and agreed != _UTF8):
+        text = _try_decode(body, agreed, errors="replace")
+        if text is not None:
+            return text
     for origin, charset in declared:
         if charset is None:
             continue
@@ -97,10 +108,10 @@ def _meta_charset(body: bytes) -> str | None:
     return charset
 
 
-def _try_decode(data: bytes, charset: str) -> str | None:
+def _try_decode(data: bytes, charset: str, errors: str = "strict") -> str | None:
     try:
         codecs.lookup(charset)
-        return data.decode(charset)
+        return data.decode(charset, errors)
     except (LookupError, UnicodeDecodeError):
         return None
 

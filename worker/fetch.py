@@ -3,17 +3,24 @@
 Every problem the network or the server can cause ends up in ``FetchResult.outcome``
 with a human-readable ``error``; only programmer errors raise. Redirects are
 followed here, not by requests, so that every hop is checked (scheme, robots,
-address, loops) and recorded.
+address, loops) and recorded; their bodies are never read.
+
+One deadline, ``TOTAL_TIMEOUT``, covers the whole fetch of a URL from its first
+request: every hop, every retry and the pauses between them, and every read of
+status line, headers and body.
 """
 
 from __future__ import annotations
 
 import email.utils
+import http.client
+import io
 import logging
 import random
 import socket
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -85,6 +92,73 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - now)
 
 
+# --- the deadline at socket level ----------------------------------------------------
+
+# (deadline on the monotonic clock, READ_TIMEOUT) of the fetch this thread is running;
+# set around each request so the response built for it reads under that deadline.
+_DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("fetch_deadline", default=None)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads a response from its socket, never waiting past the fetch's deadline.
+
+    A socket timeout bounds each recv, not the whole: a server dripping one header
+    byte every second would never trip it, since http.client reads the status line
+    and headers itself. Here each recv may wait only until the deadline.
+    """
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, ends: float, read: float) -> None:
+        super().__init__()
+        # The socket file http.client made: it keeps the socket open when the
+        # connection hands it over (Connection: close), so it is wrapped, not replaced.
+        self._raw = raw
+        self._sock = sock
+        self._ends = ends
+        self._read_timeout = read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        remaining = self._ends - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the fetch's total deadline has passed")
+        self._sock.settimeout(min(self._read_timeout, remaining))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _DeadlineHTTPResponse(http.client.HTTPResponse):
+    """http.client's response, reading through a _DeadlineReader when a fetch set a deadline."""
+
+    def __init__(
+        self, sock: Any, debuglevel: int = 0, method: str | None = None, url: str | None = None
+    ) -> None:
+        super().__init__(sock, debuglevel, method, url)
+        deadline = _DEADLINE.get()
+        if deadline is not None:
+            # Nothing has been read yet, so detaching the buffer loses nothing.
+            raw = self.fp.detach()
+            self.fp = io.BufferedReader(_DeadlineReader(raw, sock, *deadline))
+
+
+class _NoRedirectSession(requests.Session):
+    """A Session that never touches redirects: the fetcher follows them itself.
+
+    Even with ``allow_redirects=False`` requests runs ``resolve_redirects`` once (to
+    fill ``response.next``), and that reads the redirect's whole body into memory,
+    decompressed, with no size cap or deadline: a gzip bomb or a slow drip in a 3xx
+    body went straight past both.
+    """
+
+    def resolve_redirects(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return iter(())
+
+
 # --- connection-time address pinning -------------------------------------------------
 
 
@@ -93,6 +167,7 @@ class _GuardedConnectionMixin:
 
     allow_private: bool = False
     allowed_networks: tuple[IPNetwork, ...] = ()
+    response_class = _DeadlineHTTPResponse
 
     def _new_conn(self) -> socket.socket:
         conn: Any = self
@@ -197,6 +272,25 @@ class _Answer:
     body: bytes
 
 
+@dataclass
+class _Budget:
+    """The one time budget of a fetch, shared by its hops, retries and reads.
+
+    It starts with the first request: waiting for robots.txt or for the host's
+    turn under the politeness limiter is not the server's time.
+    """
+
+    seconds: float
+    ends: float = float("inf")
+
+    def start(self) -> None:
+        if self.ends == float("inf"):
+            self.ends = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+
 class Fetcher:
     """Fetches URLs politely and safely; see ``fetch``. Use as a context manager or ``close()``.
 
@@ -221,7 +315,7 @@ class Fetcher:
             )
             robots = RobotsCache(self.settings, fetcher=self._robots_fetcher)
         self.robots = robots if self.settings.robots_enabled else None
-        self._session = requests.Session()
+        self._session = _NoRedirectSession()
         # Proxies from the environment would connect on our behalf, past the guard.
         self._session.trust_env = False
         adapter = _GuardedAdapter(
@@ -276,11 +370,12 @@ class Fetcher:
         current = url
         redirects: list[str] = []
         answer: _Answer | None = None
+        budget = _Budget(float(self.settings.total_timeout))
         try:
             while True:
                 self._check_scheme(current, redirected=bool(redirects))
                 self._check_robots(current)
-                answer = self._fetch_with_retries(current, headers, limit, allowed)
+                answer = self._fetch_with_retries(current, headers, limit, allowed, budget)
                 if answer.status not in _REDIRECT_STATUSES:
                     break
                 redirects.append(current)
@@ -388,15 +483,25 @@ class Fetcher:
         return target
 
     def _fetch_with_retries(
-        self, url: str, headers: dict[str, str], limit: int, allowed: set[str] | None
+        self,
+        url: str,
+        headers: dict[str, str],
+        limit: int,
+        allowed: set[str] | None,
+        budget: _Budget,
     ) -> _Answer:
         host = (urlsplit(url).hostname or "").lower()  # safe: _check_scheme parsed it
         retries = int(self.settings.max_retries)
         max_wait = float(self.settings.retry_max_wait)
+        total = float(self.settings.total_timeout)
         for attempt in range(retries + 1):
             self.limiter.wait(host, self._host_delay(url))
+            budget.start()
+            if budget.remaining() <= 0:
+                # Spent by earlier hops (or their robots.txt) before this one could start.
+                raise _timeout(f"TOTAL_TIMEOUT={total:g}s spent before requesting {url}", None, {})
             try:
-                return self._attempt(url, headers, limit, allowed)
+                return self._attempt(url, headers, limit, allowed, budget.ends)
             except _Failure as failure:
                 if not failure.retryable or attempt == retries:
                     if failure.retryable and retries:
@@ -414,6 +519,17 @@ class Fetcher:
                     # Full jitter spreads retries from many workers hitting the same outage.
                     ceiling = float(self.settings.retry_backoff) * 2**attempt
                     pause = random.uniform(0, min(max_wait, ceiling))
+                if pause >= budget.remaining():
+                    if failure.outcome is not Outcome.TIMEOUT or budget.remaining() > 0:
+                        # The answer was not a timeout, but the deadline ends the fetch.
+                        failure = _timeout(
+                            f"{failure.error}; no time left within TOTAL_TIMEOUT={total:g}s "
+                            "for another attempt",
+                            failure.status,
+                            failure.headers,
+                        )
+                    failure.error += f" (gave up after {attempt + 1} attempt{'s' * bool(attempt)})"
+                    raise failure
                 log.info(
                     "fetch %s: %s, retry %d/%d in %.2fs",
                     url,
@@ -426,10 +542,21 @@ class Fetcher:
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _attempt(
-        self, url: str, headers: dict[str, str], limit: int, allowed: set[str] | None
+        self,
+        url: str,
+        headers: dict[str, str],
+        limit: int,
+        allowed: set[str] | None,
+        deadline: float,
     ) -> _Answer:
-        deadline = time.monotonic() + float(self.settings.total_timeout)
-        timeout = (float(self.settings.connect_timeout), float(self.settings.read_timeout))
+        # Never zero or less: urllib3 refuses such timeouts as a ValueError.
+        remaining = max(deadline - time.monotonic(), 0.001)
+        read_timeout = float(self.settings.read_timeout)
+        timeout = (
+            min(float(self.settings.connect_timeout), remaining),
+            min(read_timeout, remaining),
+        )
+        token = _DEADLINE.set((deadline, read_timeout))
         try:
             response = self._session.get(
                 url, headers=headers, stream=True, allow_redirects=False, timeout=timeout
@@ -437,10 +564,16 @@ class Fetcher:
         except BlockedAddressError as exc:
             raise _Failure(Outcome.BLOCKED, str(exc)) from exc
         except requests.exceptions.RequestException as exc:
-            raise _network_failure(url, exc) from exc
+            failure = _network_failure(url, exc)
+            if failure.outcome is Outcome.TIMEOUT and time.monotonic() >= deadline:
+                total = float(self.settings.total_timeout)
+                failure.error = f"no complete answer from {url} within TOTAL_TIMEOUT={total:g}s"
+            raise failure from exc
         except ValueError as exc:
             # http.client's own URL checks (control characters...) escape requests' wrapping.
             raise _Failure(Outcome.BLOCKED, f"invalid URL {url!r}: {exc}") from exc
+        finally:
+            _DEADLINE.reset(token)
         try:
             return self._read(url, response, limit, allowed, deadline)
         finally:
