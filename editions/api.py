@@ -47,7 +47,14 @@ from worker.version import render_diff, render_field_change, summarize_change, w
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ArticleNotFoundError", "Editions", "RunReport", "SearchQueryError", "VersionNotFoundError"]
+__all__ = [
+    "ArticleNotFoundError",
+    "Editions",
+    "RunReport",
+    "SearchQueryError",
+    "VersionNotFoundError",
+    "extract_file",
+]
 
 
 

@@ -20,11 +20,15 @@ from typing import Any
 import click
 
 from editions import __version__
-from editions.api import ArticleNotFoundError, Editions, VersionNotFoundError, extract_file
-from editions.settings import Settings, SettingsError
-from schedules.sources import SourcesError
-from storage.archive import SearchQueryError
-from worker.extract import ExtractionError
+from editions.api import Editions, extract_file
+from editions.errors import (
+    ConfigurationError,
+    EditionsError,
+    ExtractionError,
+    SearchQueryError,
+    SettingsError,
+)
+from editions.settings import Settings
 
 log = logging.getLogger("editions")
 
@@ -184,18 +188,17 @@ def _fail(message: str, code: int = 1) -> click.ClickException:
 
 @contextmanager
 def friendly_errors() -> Iterator[None]:
+    """Every error editions raises on purpose becomes one line and an exit code."""
     try:
         yield
-    except (ArticleNotFoundError, VersionNotFoundError) as exc:
-        raise _fail(str(exc)) from None
     except SearchQueryError as exc:
         raise _fail(f"bad search query: {exc}", 2) from None
-    except SourcesError as exc:
+    except ConfigurationError as exc:
         raise _fail(str(exc), 2) from None
     except ExtractionError as exc:
         raise _fail(f"cannot extract: {exc}") from None
-    except SettingsError as exc:
-        raise _fail(str(exc), 2) from None
+    except EditionsError as exc:
+        raise _fail(str(exc)) from None
 
 
 # --- running -------------------------------------------------------------------

@@ -27,7 +27,10 @@ anything else escaping is a bug. The hierarchy::
     │       ├── CaptureNotFoundError
     │       └── UnknownSourceError
     ├── ScheduleTooFarError           a task ETA beyond the broker's visibility timeout
-    └── LeaderLockError               the scheduler's leader lock was misconfigured
+    ├── LeaderLockError               the scheduler's leader lock was misconfigured
+    └── DemoError                     the offline demo's own newsroom
+        ├── DemoArticleError          a demo article file is wrong
+        └── NewsroomError             the newsroom was used out of order
 
 Where a built-in exception says the same thing (``ValueError`` for a bad value,
 ``LookupError`` for something missing) the class derives from it too, so code
@@ -44,6 +47,8 @@ __all__ = [
     "CeleryConfigError",
     "ConfigurationError",
     "DatabaseURLError",
+    "DemoArticleError",
+    "DemoError",
     "DiscoveryError",
     "EditionsError",
     "ExtractionError",
@@ -52,6 +57,7 @@ __all__ = [
     "InvalidURLError",
     "LeaderLockError",
     "NetworkListError",
+    "NewsroomError",
     "NotFoundError",
     "ResolutionError",
     "RevisitScheduleError",
@@ -205,3 +211,18 @@ class ScheduleTooFarError(EditionsError, ValueError):
 
 class LeaderLockError(EditionsError, ValueError):
     """The scheduler's leader lock was given settings it cannot work with."""
+
+
+# --- the demo --------------------------------------------------------------------------
+
+
+class DemoError(EditionsError):
+    """The offline demo's newsroom."""
+
+
+class DemoArticleError(DemoError, ValueError):
+    """A demo article file is missing a field or has a wrong value."""
+
+
+class NewsroomError(DemoError, RuntimeError):
+    """The newsroom was used out of order (e.g. edits before publishing)."""

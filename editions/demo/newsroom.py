@@ -24,6 +24,7 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from editions.demo.site import LocalSite
+from editions.errors import DemoArticleError, NewsroomError
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +67,6 @@ BOILERPLATE_SLUG = "harbour-museum-opens"
 # Served but disallowed by robots.txt, and linked from nowhere: tests of robots handling
 # can point a source at it without the demo's article count changing.
 PRIVATE_PATH = "/private/preview/2026/11/25/budget-analysis-draft"
-
-
-class DemoArticleError(ValueError):
-    """A demo article file is missing a field or has a wrong value."""
-
-
-class NewsroomError(RuntimeError):
-    """The newsroom was used out of order (e.g. edits before publishing)."""
 
 
 @dataclass
