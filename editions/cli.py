@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import exc as sa_exc
 
-from editions import __version__
+from editions import __version__, logs
 from editions.api import Editions, extract_file
 from editions.errors import (
     ConfigurationError,
+    DatabaseUnavailableError,
     EditionsError,
     ExtractionError,
     SearchQueryError,
@@ -103,73 +105,161 @@ def _when(value: str | None) -> str:
     return value.replace("T", " ")[:19]
 
 
+# --- exit codes ------------------------------------------------------------------
+
+EXIT_OK = 0  # everything worked
+EXIT_ERROR = 1  # the command failed: no such article or version, a page with no article
+EXIT_USAGE = 2  # bad usage or configuration: options, settings, sources file, database URL, query
+EXIT_PARTIAL = 3  # the run finished, but some sources or articles failed (see stderr)
+EXIT_UNAVAILABLE = 4  # the archive cannot be opened: no archive there, server down, not a database
+
+
 # --- the command group ---------------------------------------------------------
 
 
 class Context:
-    def __init__(self, database: str | None, sources: str | None) -> None:
-        self.database = database
-        self.sources = sources
+    """What the global options set; the archive opens on first use."""
+
+    def __init__(self) -> None:
+        self.database: str | None = None
+        self.sources: str | None = None
+        self.verbose = 0
+        self.log_level: str | None = None
+        self.log_format = "text"
+        self.lifecycle = False
+        self.read_only = False
         self._editions: Editions | None = None
+
+    def configure_logging(self) -> None:
+        logs.configure(
+            verbose=self.verbose, level=self.log_level, fmt=self.log_format, lifecycle=self.lifecycle
+        )
+
+    def settings(self) -> Settings:
+        return Settings.from_env()
 
     @property
     def editions(self) -> Editions:
         if self._editions is None:
-            self._editions = Editions(self.database, sources_path=self.sources)
+            self._editions = Editions(
+                self.database, sources_path=self.sources, create=not self.read_only
+            )
         return self._editions
+
+    @property
+    def reader(self) -> Editions:
+        """The archive for a command that only reads: never creates an empty one."""
+        self.read_only = True
+        return self.editions
 
     def close(self) -> None:
         if self._editions is not None:
             self._editions.close()
 
 
-pass_context = click.make_pass_decorator(Context)
+pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _set(attribute: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None or (param.count and not value):  # type: ignore[attr-defined]
+            return  # not given here: keep what the group (or the environment) set
+        obj = ctx.ensure_object(Context)
+        setattr(obj, attribute, value)
+        if attribute in {"verbose", "log_level", "log_format"}:
+            obj.configure_logging()
+
+    return callback
+
+
+def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--database, --sources, -v, --log-level and --log-format, before or after the subcommand."""
+    options = [
+        click.option(
+            "--database",
+            "-d",
+            metavar="URL",
+            expose_value=False,
+            callback=_set("database"),
+            help="Archive database (default: EDITIONS_DATABASE_URL, else sqlite:///editions.db).",
+        ),
+        click.option(
+            "--sources",
+            "-s",
+            metavar="PATH",
+            type=click.Path(dir_okay=False),
+            expose_value=False,
+            callback=_set("sources"),
+            help="Sources file (default: EDITIONS_SOURCES, else schedules/sources.toml).",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_set("verbose"),
+            help="More logging: -v one line per article, -vv debug and library internals.",
+        ),
+        click.option(
+            "--log-level",
+            type=click.Choice(LOG_LEVELS, case_sensitive=False),
+            expose_value=False,
+            callback=_set("log_level"),
+            help="Logging level (overrides -v).",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(logs.FORMATS),
+            expose_value=False,
+            callback=_set("log_format"),
+            help="text (default) or json: one JSON object per log line, for log shippers.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+class Group(click.Group):
+    """Every subcommand accepts the global options too."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group):
+            global_options(cmd)
+        super().add_command(cmd, name)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", Command)
+        return super().command(*args, **kwargs)
+
+    def group(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", Group)
+        return super().group(*args, **kwargs)
+
+
+class Command(click.Command):
+    """Global options are added when the command joins a group (see ``Group``)."""
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="editions")
-@click.option(
-    "--database",
-    "-d",
-    envvar="EDITIONS_DATABASE_URL",
-    metavar="URL",
-    help="Archive database (default sqlite:///editions.db).",
-)
-@click.option(
-    "--sources",
-    "-s",
-    envvar="EDITIONS_SOURCES",
-    metavar="PATH",
-    type=click.Path(dir_okay=False),
-    help="Sources file (default schedules/sources.toml).",
-)
-@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-@click.option(
-    "--log-level",
-    type=click.Choice(LOG_LEVELS, case_sensitive=False),
-    help="Logging level (overrides -v).",
-)
+@global_options
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    database: str | None,
-    sources: str | None,
-    verbose: int,
-    log_level: str | None,
-) -> None:
-    """editions: archive news articles and every edit made to them."""
-    level = log_level.upper() if log_level else ["WARNING", "INFO", "DEBUG"][min(verbose, 2)]
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def cli(ctx: click.Context) -> None:
+    """editions: archive news articles and every edit made to them.
+
+    Global options (--database, --sources, -v, --log-level, --log-format) go before
+    or after the subcommand. Exit codes: 0 all fine; 1 the command failed; 2 bad
+    usage or configuration; 3 the run finished but some sources or articles failed;
+    4 the archive cannot be opened.
+    """
+    obj = ctx.ensure_object(Context)
+    obj.configure_logging()
     try:
         Settings.from_env()
     except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
-    ctx.obj = Context(database, sources)
-    ctx.call_on_close(ctx.obj.close)
+        raise _fail(str(exc), EXIT_USAGE) from None
+    ctx.call_on_close(obj.close)
 
 
 def main() -> None:
@@ -180,7 +270,7 @@ def main() -> None:
         sys.exit(130)
 
 
-def _fail(message: str, code: int = 1) -> click.ClickException:
+def _fail(message: str, code: int = EXIT_ERROR) -> click.ClickException:
     error = click.ClickException(message)
     error.exit_code = code
     return error
@@ -192,13 +282,18 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except SearchQueryError as exc:
-        raise _fail(f"bad search query: {exc}", 2) from None
+        raise _fail(f"bad search query: {exc}", EXIT_USAGE) from None
     except ConfigurationError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail(str(exc), EXIT_USAGE) from None
+    except DatabaseUnavailableError as exc:
+        raise _fail(str(exc), EXIT_UNAVAILABLE) from None
     except ExtractionError as exc:
         raise _fail(f"cannot extract: {exc}") from None
     except EditionsError as exc:
         raise _fail(str(exc)) from None
+    except sa_exc.OperationalError as exc:  # the database went away mid-command
+        reason = " ".join(str(getattr(exc, "orig", exc)).split())
+        raise _fail(f"the archive stopped answering: {reason}", EXIT_UNAVAILABLE) from None
 
 
 # --- running -------------------------------------------------------------------
@@ -209,35 +304,47 @@ def friendly_errors() -> Iterator[None]:
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the report as JSON.")
 @pass_context
 def run(obj: Context, once: bool, as_json: bool) -> None:
-    """Run the scheduler in this process (until Ctrl-C), or one pass with --once."""
+    """Run the scheduler in this process (until Ctrl-C), or one pass with --once.
+
+    Exits 3 when the pass finished but some sources or articles failed; each
+    failure is reported once, on stderr.
+    """
+    if as_json and not once:
+        raise click.UsageError("--json needs --once: the long-running mode logs instead")
     with friendly_errors():
         if not obj.editions.sources():
-            path = obj.sources or Settings.from_env().sources
+            path = obj.sources or obj.settings().sources
             click.echo(
                 f"editions: no sources in {path}: add [[source]] tables (see "
-                "schedules/sources.toml) or try `editions demo`",
+                "schedules/sources.toml, or `editions sources add`) or try `editions demo`",
                 err=True,
             )
         if not once:
-            click.echo("editions: running; Ctrl-C to stop", err=True)
+            obj.lifecycle = True
+            obj.configure_logging()
             obj.editions.run_forever()
             return
         with progress_bar(not as_json) as progress:
             report = obj.editions.run_once(progress=progress)
     if as_json:
         echo_json(report.as_dict())
-        return
-    for poll in report.polls:
-        line = f"{poll.source}: {poll.outcome}, {len(poll.links)} links, {len(poll.new_urls)} new"
-        click.echo(line + (f" ({poll.error})" if poll.error else ""))
-    counts = ", ".join(f"{n} {action}" for action, n in sorted(report.counts().items()))
-    click.echo(f"articles: {counts or 'nothing due'}")
+    else:
+        for poll in report.polls:
+            if poll.error is None:  # failures were logged once, on stderr
+                click.echo(
+                    f"{poll.source}: {poll.outcome}, {len(poll.links)} links, "
+                    f"{len(poll.new_urls)} new"
+                )
+        counts = ", ".join(f"{n} {action}" for action, n in sorted(report.counts().items()))
+        click.echo(f"articles: {counts or 'nothing due'}")
+    if report.failures():
+        sys.exit(EXIT_PARTIAL)
 
 
 @cli.command()
 @click.argument("urls", nargs=-1)
 @click.option("--all", "all_articles", is_flag=True, help="Every tracked article.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context
 def revisit(obj: Context, urls: tuple[str, ...], all_articles: bool, as_json: bool) -> None:
     """Re-fetch tracked articles now: the URLs given, or --all."""
@@ -247,12 +354,16 @@ def revisit(obj: Context, urls: tuple[str, ...], all_articles: bool, as_json: bo
         results = obj.editions.revisit(urls, all_articles=all_articles)
     if as_json:
         echo_json([r.as_dict() for r in results])
+        if any(r.action == "failed" for r in results):
+            sys.exit(EXIT_PARTIAL)
         return
     for r in results:
+        if r.action == "failed":
+            continue  # logged once, on stderr
         extra = f" v{r.version}" if r.version else ""
-        click.echo(
-            f"{r.action}{extra}: {r.canonical_url or r.url}" + (f" ({r.error})" if r.error else "")
-        )
+        click.echo(f"{r.action}{extra}: {r.canonical_url or r.url}")
+    if any(r.action == "failed" for r in results):
+        sys.exit(EXIT_PARTIAL)
 
 
 # --- reading -------------------------------------------------------------------
@@ -267,8 +378,8 @@ SEARCH_COLUMNS = ["url", "title", "snippet", "score", "published", "source", "ve
 @click.option("--until", type=click.DateTime(), help="Published before (YYYY-MM-DD).")
 @click.option("--language", help="ISO 639-1 code, e.g. en.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--csv", "as_csv", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of text.")
 @pass_context
 def search(
     obj: Context,
@@ -284,9 +395,10 @@ def search(
     """Full-text search over the latest version of every article.
 
     Words, "exact phrases", prefix*, -excluded and OR work as in web search.
+    A query that starts with a dash goes after `--`: editions search -- -ferry.
     """
     with friendly_errors():
-        hits = obj.editions.search(
+        hits = obj.reader.search(
             query,
             source=source,
             since=since.replace(tzinfo=UTC) if since else None,
@@ -310,12 +422,12 @@ def search(
 @cli.command()
 @click.argument("url")
 @click.option("--version", "number", type=int, help="Version number (default: latest).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context
 def show(obj: Context, url: str, number: int | None, as_json: bool) -> None:
     """Print an archived article (latest version, or --version N)."""
     with friendly_errors():
-        data = obj.editions.show(url, number)
+        data = obj.reader.show(url, number)
     if as_json:
         echo_json(data)
         return
@@ -343,13 +455,13 @@ HISTORY_COLUMNS = [
 
 @cli.command()
 @click.argument("url")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--csv", "as_csv", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of text.")
 @pass_context
 def history(obj: Context, url: str, as_json: bool, as_csv: bool) -> None:
     """List an article's versions with time, title and what changed."""
     with friendly_errors():
-        data = obj.editions.history(url)
+        data = obj.reader.history(url)
     if as_json:
         echo_json(data)
         return
@@ -368,12 +480,17 @@ def history(obj: Context, url: str, as_json: bool, as_csv: bool) -> None:
 @cli.command()
 @click.argument("url")
 @click.option(
-    "--from", "from_version", type=int, help="Older version (default: the one before --to)."
+    "--from",
+    "from_version",
+    type=click.IntRange(min=1),
+    help="Older version (default: the one before --to).",
 )
-@click.option("--to", "to_version", type=int, help="Newer version (default: latest).")
+@click.option(
+    "--to", "to_version", type=click.IntRange(min=1), help="Newer version (default: latest)."
+)
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
 @click.option("--full", is_flag=True, help="Show the whole text, not just the changes.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context
 def diff(
     obj: Context,
@@ -387,7 +504,7 @@ def diff(
     """Word-level diff between two versions of an article."""
     color = _is_terminal(sys.stdout) if color is None else color
     with friendly_errors():
-        data = obj.editions.diff(
+        data = obj.reader.diff(
             url,
             from_version=from_version,
             to_version=to_version,
@@ -408,18 +525,19 @@ def diff(
 @pass_context
 def scheduler(obj: Context) -> None:
     """Distributed mode: send due polls and fetches to Celery (one leader among schedulers)."""
+    obj.lifecycle = True
+    obj.configure_logging()
     with friendly_errors():
-        click.echo("editions: scheduler running; Ctrl-C to stop", err=True)
         obj.editions.run_scheduler()
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context
 def status(obj: Context, as_json: bool) -> None:
     """Sources, articles, versions, recent fetch outcomes by host, what is due next."""
     with friendly_errors():
-        data = obj.editions.status()
+        data = obj.reader.status()
     if as_json:
         echo_json(data)
         return
@@ -457,12 +575,14 @@ def _echo_broker_status(broker: dict[str, Any]) -> None:
 
 
 @cli.command()
-@click.option("--jsonl", is_flag=True, required=True, help="One JSON object per article per line.")
+@click.option(
+    "--jsonl", is_flag=True, default=True, help="One JSON object per article per line (default)."
+)
 @pass_context
 def export(obj: Context, jsonl: bool) -> None:
-    """Export every article with its aliases and versions."""
+    """Export every article with its aliases and versions, as JSON lines."""
     with friendly_errors():
-        echo_jsonl(obj.editions.export())
+        echo_jsonl(obj.reader.export())
 
 
 @cli.command()
@@ -496,7 +616,7 @@ def extract(paths: tuple[str, ...], url: str | None, as_json: bool) -> None:
 
 
 @cli.command("sources")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context
 def sources_command(obj: Context, as_json: bool) -> None:
     """Check and list the sources file."""
@@ -519,25 +639,26 @@ def db() -> None:
 def db_upgrade(obj: Context) -> None:
     """Apply the Alembic migrations up to the newest."""
     from storage.archive import upgrade
+    from storage.engine import redact
 
-    url = obj.database or Settings.from_env().database_url
-    upgrade(url)
-    click.echo(f"database is up to date: {url}", err=True)
+    url = obj.database or obj.settings().database_url
+    with friendly_errors():
+        upgrade(url)
+    click.echo(f"database is up to date: {redact(url)}", err=True)
 
 
 @cli.command()
-@click.option(
-    "--database",
-    "database",
-    metavar="URL",
-    help="Archive to write (default: a fresh SQLite file in a temporary folder).",
-)
 @click.option("--keep-serving", is_flag=True, help="Keep the demo site up until Ctrl-C.")
-def demo(database: str | None, keep_serving: bool) -> None:
-    """Archive a local demo news site, edit it, archive it again, show the diffs."""
+@pass_context
+def demo(obj: Context, keep_serving: bool) -> None:
+    """Archive a local demo news site, edit it, archive it again, show the diffs.
+
+    The archive is a fresh SQLite file in a temporary folder unless --database is given.
+    """
     from editions.demo.run import run_demo
 
-    run_demo(database_url=database, keep_serving=keep_serving)
+    with friendly_errors():
+        run_demo(database_url=obj.database, keep_serving=keep_serving)
 
 
 if __name__ == "__main__":  # pragma: no cover

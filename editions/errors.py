@@ -19,6 +19,8 @@ anything else escaping is a bug. The hierarchy::
     ├── DiscoveryError                a feed or sitemap that cannot be read
     ├── ExtractionError               a page with no article in it
     ├── ArchiveError                  the archive refused a request
+    │   ├── DatabaseUnavailableError  the database cannot be reached or opened
+    │   │   └── ArchiveNotFoundError  no archive at that URL (and none was to be created)
     │   ├── InvalidInputError         a value the archive cannot store or look up
     │   ├── SearchQueryError          a search query that cannot be searched
     │   └── NotFoundError             (also a LookupError)
@@ -41,12 +43,14 @@ from __future__ import annotations
 
 __all__ = [
     "ArchiveError",
+    "ArchiveNotFoundError",
     "ArticleNotFoundError",
     "BlockedAddressError",
     "CaptureNotFoundError",
     "CeleryConfigError",
     "ConfigurationError",
     "DatabaseURLError",
+    "DatabaseUnavailableError",
     "DemoArticleError",
     "DemoError",
     "DiscoveryError",
@@ -169,6 +173,14 @@ class ExtractionError(EditionsError):
 
 class ArchiveError(EditionsError):
     """The archive refused a request."""
+
+
+class DatabaseUnavailableError(ArchiveError):
+    """The database cannot be reached or opened; the message names the URL (no password)."""
+
+
+class ArchiveNotFoundError(DatabaseUnavailableError):
+    """There is no archive at this URL, and the caller asked not to create one."""
 
 
 class InvalidInputError(ArchiveError, ValueError):

@@ -35,7 +35,14 @@ from editions.records import Source as SourceRecord
 from editions.settings import Settings
 
 from . import search as fts
-from .engine import SQLITE_BEGIN, create_engine, database_url
+from .engine import (
+    SQLITE_BEGIN,
+    create_engine,
+    database_errors,
+    database_url,
+    redact,
+    require_existing,
+)
 from .migrate import is_current, upgrade, upgrade_engine
 from .models import Alias, Article, Capture, Fetch, Source, UTCDateTime, Version
 
@@ -110,16 +117,25 @@ class Archive:
     """Repository over the archive database (SQLite or Postgres)."""
 
     def __init__(
-        self, url: str | None = None, *, settings: Settings | None = None, migrate: bool = True
+        self,
+        url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        migrate: bool = True,
+        create: bool = True,
     ) -> None:
+        """Open the archive at ``url``; ``create=False`` refuses to make a new SQLite file."""
         self.settings = settings or Settings.defaults()
         self.url = database_url(url, self.settings)
+        if not create:
+            require_existing(self.url)
         self.engine = create_engine(self.url, settings=self.settings)
         self.dialect: str = self.engine.dialect.name
         self._read_engine = self.engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
-        if migrate and not is_current(self.engine):
-            log.info("migrating %s to the newest schema", self.engine.url.render_as_string())
-            upgrade_engine(self.engine)
+        with database_errors(self.engine.url):
+            if migrate and not is_current(self.engine):
+                log.info("migrating %s to the newest schema", redact(self.engine.url))
+                upgrade_engine(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

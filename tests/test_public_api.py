@@ -78,7 +78,7 @@ def test_editions_methods_are_pinned() -> None:
 
 def test_editions_constructor_takes_clock_and_fetcher() -> None:
     params = inspect.signature(Editions).parameters
-    assert list(params) == ["database_url", "sources_path", "settings", "clock", "fetcher"]
+    assert list(params) == ["database_url", "sources_path", "settings", "clock", "fetcher", "create"]
     assert all(params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in list(params)[1:])
 
 

@@ -38,6 +38,8 @@ from worker.response import Fetches, FetchResult, Outcome
 from worker.version import fingerprint, summarize_change, text_sha256
 
 log = logging.getLogger(__name__)
+# One line per poll: shown by the long-running modes at their default level.
+poll_log = logging.getLogger(__name__ + ".polls")
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FEED_ACCEPT = (
@@ -156,9 +158,18 @@ def poll_source(pipe: Pipeline, source: Source) -> PollResult:
         next_poll_at=now + source.every,
         outcome=outcome,
     )
+    took = (pipe.clock() - now).total_seconds()
     if error:
         log.warning("source %s (%s): %s: %s", source.name, source.url, outcome, error)
-    log.info("source %s: %s, %d links, %d new", source.name, outcome, len(links), len(new_urls))
+    else:
+        poll_log.info(
+            "polled %s: %s, %d links, %d new (%.1fs)",
+            source.name,
+            outcome,
+            len(links),
+            len(new_urls),
+            took,
+        )
     return PollResult(source.name, source.url, outcome, links, new_urls, error)
 
 
@@ -197,6 +208,7 @@ def ingest_article(
 ) -> ArticleResult:
     """Fetch one article URL and archive a new version if its content changed."""
     result = _ingest_article(pipe, url, source=source, follow_canonical=follow_canonical)
+    _log_outcome(result)
     pipe.ingested += 1
     every = pipe.settings.trim_heap_every
     if every and pipe.ingested % every == 0:
@@ -211,7 +223,6 @@ def _ingest_article(
     try:
         requested = canonicalize(url)
     except InvalidURLError as exc:
-        log.warning("not an article URL: %s (%s)", url, exc)
         return ArticleResult(url, "failed", outcome=Outcome.BLOCKED.value, error=str(exc))
     asked = requested
     article = pipe.archive.find_article(requested)
@@ -288,7 +299,7 @@ def _ingest_article(
             return ArticleResult(url, "alias", key, existing.id, existing.latest_version, "ok")
         if follow_canonical:
             _record(pipe, result, source=source, kind="article", article_id=article_id)
-            followed = ingest_article(pipe, key, source=source, follow_canonical=False)
+            followed = _ingest_article(pipe, key, source=source, follow_canonical=False)
             if followed.article_id is not None:
                 _absorb(pipe, article, followed.article_id, [url, requested, result.final_url])
                 return followed
@@ -356,12 +367,21 @@ def _ingest_article(
     )
     _checked(pipe, target, now, ok=True, result=result, body_sha=body_sha)
     if stored is None:
-        log.debug("unchanged: %s", key)
         latest = previous.number if previous else target.latest_version
         return ArticleResult(url, "unchanged", key, target.id, latest, "ok")
     action = "new" if stored.number == 1 else "changed"
-    log.info("%s: %s v%d (%s)", action, key, stored.number, stored.change)
     return ArticleResult(url, action, key, target.id, stored.number, "ok", None, stored.change)
+
+
+def _log_outcome(result: ArticleResult) -> None:
+    """One line per article: failures once as a warning, the rest at -v."""
+    if result.action == "failed":
+        log.warning("failed %s: %s: %s", result.url, result.outcome, result.error)
+        return
+    url = result.canonical_url or result.url
+    version = f" v{result.version}" if result.version else ""
+    change = f" ({result.change})" if result.action == "changed" and result.change else ""
+    log.info("%s%s %s%s", result.action, version, url, change)
 
 
 def revisit_due(pipe: Pipeline, *, limit: int | None = None) -> list[ArticleResult]:
