@@ -312,6 +312,7 @@ def run(obj: Context, once: bool, as_json: bool) -> None:
     if as_json and not once:
         raise click.UsageError("--json needs --once: the long-running mode logs instead")
     with friendly_errors():
+        obj.editions.archive  # noqa: B018 - a bad database is the first thing to say
         if not obj.editions.sources():
             path = obj.sources or obj.settings().sources
             click.echo(
