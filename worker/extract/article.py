@@ -9,7 +9,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
-from trafilatura.utils import load_html
+from lxml.etree import LxmlError
+from lxml.html import HtmlElement, HTMLParser, fromstring
+from trafilatura.utils import is_dubious_html, repair_faulty_html
 
 from editions.errors import ExtractionError
 from worker.encoding import decode_html
@@ -87,6 +89,40 @@ def to_text(html: str | bytes) -> str:
     return html
 
 
+# trafilatura's own parser, without libxml2's safety limits: they cut text nested deeper
+# than 255 elements to nothing and drop a text node over 10 MB. The fetcher's size cap
+# already bounds what reaches this parser.
+_HTML_PARSER = HTMLParser(
+    collect_ids=False,
+    default_doctype=False,
+    encoding="utf-8",
+    remove_comments=True,
+    remove_pis=True,
+    huge_tree=True,
+)
+
+
+def _load_html(source: str) -> HtmlElement | None:
+    """``trafilatura.utils.load_html`` for decoded text, with :data:`_HTML_PARSER`."""
+    beginning = source[:50].lower()
+    dubious = is_dubious_html(beginning)
+    source = repair_faulty_html(source, beginning)
+    try:
+        tree = fromstring(source, parser=_HTML_PARSER)
+    except (ValueError, LxmlError):
+        # "Unicode strings with encoding declaration are not supported."
+        tree = None
+    if tree is None or len(tree) < 1:
+        try:
+            tree = fromstring(source.encode("utf-8", "surrogatepass"), parser=_HTML_PARSER)
+        except (ValueError, LxmlError) as exc:
+            log.debug("lxml could not parse the page: %s", exc)
+            return None
+    if tree is not None and dubious and len(tree) < 2:
+        return None
+    return tree
+
+
 def extract_article(html: str | bytes, url: str) -> Extracted:
     """Extract the article and its metadata from one page fetched from ``url``.
 
@@ -97,7 +133,7 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
     source = to_text(html)
     if not _TAG_RE.search(source[:65536]):
         raise ExtractionError(f"not HTML: no markup in the document from {url}")
-    tree = load_html(source)
+    tree = _load_html(source)
     if tree is None or len(tree) == 0:
         raise ExtractionError(f"not HTML: lxml could not build a document from {url}")
 
