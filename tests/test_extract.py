@@ -337,6 +337,15 @@ def test_text_nested_deeper_than_libxml2s_limit_is_extracted():
         assert paragraph in found.text
 
 
+def test_text_nested_past_any_parser_limit_is_an_extraction_error():
+    # libxml2 stops at 2048 levels even for huge trees, and loses the rest of the page:
+    # never a normal version holding the headline only.
+    nested = "<div>" * 5000 + "".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS) + "</div>" * 5000
+    page = _page(paragraphs=[]).replace("</h1>", "</h1>" + nested)
+    with pytest.raises(ExtractionError, match="nested"):
+        extract_article(page, "https://example.org/deeper")
+
+
 def test_a_single_line_paragraph_over_10_mib_is_extracted():
     # libxml2 drops a text node over 10 MB unless told the tree may be huge.
     words = "tram " * (2 * 1024 * 1024 + 1)

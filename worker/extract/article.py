@@ -123,6 +123,22 @@ def _load_html(source: str) -> HtmlElement | None:
     return tree
 
 
+# libxml2 gives up at 2048 levels even for a huge tree, dropping the rest of the page; a
+# tree that deep was cut short. No real article comes near it.
+_MAX_DEPTH = 2000
+
+
+def _depth(tree: HtmlElement) -> int:
+    """How many levels the element tree goes down (iteratively: it can be thousands)."""
+    deepest = 0
+    stack = [(tree, 0)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
+
+
 def extract_article(html: str | bytes, url: str) -> Extracted:
     """Extract the article and its metadata from one page fetched from ``url``.
 
@@ -136,6 +152,11 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
     tree = _load_html(source)
     if tree is None or len(tree) == 0:
         raise ExtractionError(f"not HTML: lxml could not build a document from {url}")
+    if _depth(tree) >= _MAX_DEPTH:
+        raise ExtractionError(
+            f"markup nested {_MAX_DEPTH:,}+ levels deep in {url}: the parser stops there "
+            "and loses the rest of the page"
+        )
 
     base = url
     base_element = tree.find(".//base[@href]")
