@@ -214,3 +214,20 @@ def test_run_once_takes_due_articles_in_batches(site, database_url):
         report = ed.run_once(sources=[feed])
         assert report.counts() == {"new": 5}
         assert ed.archive.count_due(datetime.now(UTC)) == 0
+
+
+def test_text_nested_past_libxml2s_depth_limit_is_archived(site, database_url):
+    # Stored before as a normal version holding the headline only (issue 8, hole 5).
+    paras = paragraphs("the breakwater")
+    page = article_html(title="Breakwater repairs begin", paragraphs=paras)
+    page = page.replace("<p>", "<div>" * 300 + "<p>", 1).replace(
+        "</article>", "</div>" * 300 + "</article>"
+    )
+    site.add("/news/deep", page)
+    site.add("/d.xml", rss([("deep", site.url("/news/deep"))]), content_type="application/rss+xml")
+    feed = Source(name="d", url=site.url("/d.xml"), kind="feed", every=timedelta(minutes=5))
+    with Editions(database_url, settings=settings()) as ed:
+        assert ed.run_once(sources=[feed]).counts() == {"new": 1}
+        text = ed.show(site.url("/news/deep"))["text"]
+    for paragraph in paras:
+        assert paragraph in text
