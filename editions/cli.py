@@ -6,15 +6,11 @@ shows a progress bar on a terminal and stays quiet when piped.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -30,73 +26,12 @@ from editions.errors import (
     SearchQueryError,
     SettingsError,
 )
+from editions.output import echo_csv, echo_json, echo_jsonl, is_terminal, progress_bar, say
 from editions.settings import Settings
 
 log = logging.getLogger("editions")
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
-
-
-# --- output helpers ------------------------------------------------------------
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
-
-
-def echo_jsonl(rows: Iterable[Any]) -> None:
-    for row in rows:
-        click.echo(json.dumps(row, ensure_ascii=False, default=_json_default))
-
-
-def echo_csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: _json_default(v) if isinstance(v, datetime) else v for k, v in row.items()}
-        )
-    click.echo(buffer.getvalue(), nl=False)
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[Callable[[str, int | None], None]]:
-    """A ``progress(label, total)`` callback drawing on stderr when it is a terminal."""
-    if not enabled or not _is_terminal(sys.stderr):
-        yield lambda label, total: None
-        return
-    state: dict[str, Any] = {"bar": None}
-
-    def progress(label: str, total: int | None) -> None:
-        if label:
-            if state["bar"] is not None:
-                state["bar"].render_finish()
-            state["bar"] = click.progressbar(length=total or 0, label=label, file=sys.stderr)
-            state["bar"].render_progress()
-        elif state["bar"] is not None:
-            state["bar"].update(1)
-
-    try:
-        yield progress
-    finally:
-        if state["bar"] is not None:
-            state["bar"].render_finish()
 
 
 def _when(value: str | None) -> str:
@@ -315,7 +250,7 @@ def run(obj: Context, once: bool, as_json: bool) -> None:
         obj.editions.archive  # noqa: B018 - a bad database is the first thing to say
         if not obj.editions.sources():
             path = obj.sources or obj.settings().sources
-            click.echo(
+            say(
                 f"editions: no sources in {path}: add [[source]] tables (see "
                 "schedules/sources.toml, or `editions sources add`) or try `editions demo`",
                 err=True,
@@ -332,12 +267,12 @@ def run(obj: Context, once: bool, as_json: bool) -> None:
     else:
         for poll in report.polls:
             if poll.error is None:  # failures were logged once, on stderr
-                click.echo(
+                say(
                     f"{poll.source}: {poll.outcome}, {len(poll.links)} links, "
                     f"{len(poll.new_urls)} new"
                 )
         counts = ", ".join(f"{n} {action}" for action, n in sorted(report.counts().items()))
-        click.echo(f"articles: {counts or 'nothing due'}")
+        say(f"articles: {counts or 'nothing due'}")
     if report.failures():
         sys.exit(EXIT_PARTIAL)
 
@@ -362,7 +297,7 @@ def revisit(obj: Context, urls: tuple[str, ...], all_articles: bool, as_json: bo
         if r.action == "failed":
             continue  # logged once, on stderr
         extra = f" v{r.version}" if r.version else ""
-        click.echo(f"{r.action}{extra}: {r.canonical_url or r.url}")
+        say(f"{r.action}{extra}: {r.canonical_url or r.url}")
     if any(r.action == "failed" for r in results):
         sys.exit(EXIT_PARTIAL)
 
@@ -412,12 +347,12 @@ def search(
     elif as_csv:
         echo_csv(hits, SEARCH_COLUMNS)
     elif not hits:
-        click.echo("no matches", err=True)
+        say("no matches", err=True)
     else:
         for hit in hits:
-            click.secho(hit["title"] or hit["url"], bold=True)
-            click.echo(f"  {hit['url']}  ({_when(hit['published'])[:10]}, v{hit['versions']})")
-            click.echo(f"  {hit['snippet']}")
+            say(hit["title"] or hit["url"], bold=True)
+            say(f"  {hit['url']}  ({_when(hit['published'])[:10]}, v{hit['versions']})")
+            say(f"  {hit['snippet']}")
 
 
 @cli.command()
@@ -432,15 +367,15 @@ def show(obj: Context, url: str, number: int | None, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    click.secho(data["title"] or "(untitled)", bold=True)
+    say(data["title"] or "(untitled)", bold=True)
     meta = [data["byline"], _when(data["published"]), data["language"]]
-    click.echo(" · ".join(m for m in meta if m and m != "-"))
-    click.echo(
+    say(" · ".join(m for m in meta if m and m != "-"))
+    say(
         f"{data['canonical_url']} — version {data['version']} of {data['versions']}, "
         f"fetched {_when(data['fetched_at'])}"
     )
-    click.echo()
-    click.echo(data["text"])
+    say()
+    say(data["text"])
 
 
 HISTORY_COLUMNS = [
@@ -469,11 +404,11 @@ def history(obj: Context, url: str, as_json: bool, as_csv: bool) -> None:
     if as_csv:
         echo_csv(data["versions"], HISTORY_COLUMNS)
         return
-    click.secho(data["canonical_url"], bold=True)
+    say(data["canonical_url"], bold=True)
     for alias in data["aliases"]:
-        click.echo(f"  also at {alias}")
+        say(f"  also at {alias}")
     for v in data["versions"]:
-        click.echo(
+        say(
             f"  v{v['version']}  {_when(v['fetched_at'])}  {v['title'] or ''}  [{v['change']}]"
         )
 
@@ -503,7 +438,7 @@ def diff(
     as_json: bool,
 ) -> None:
     """Word-level diff between two versions of an article."""
-    color = _is_terminal(sys.stdout) if color is None else color
+    color = is_terminal(sys.stdout) if color is None else color
     with friendly_errors():
         data = obj.reader.diff(
             url,
@@ -515,11 +450,11 @@ def diff(
     if as_json:
         echo_json(data)
         return
-    click.echo(
+    say(
         f"{data['canonical_url']}: version {data['from']} -> {data['to']} "
         f"(+{data['words_added']}/-{data['words_removed']} words)"
     )
-    click.echo(data["rendered"], color=color)
+    say(data["rendered"], colour=color)
 
 
 @cli.command()
@@ -542,37 +477,37 @@ def status(obj: Context, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    click.echo(f"archive: {data['database']}")
-    click.echo(
+    say(f"archive: {data['database']}")
+    say(
         f"articles: {data['articles']}  versions: {data['versions']}  "
         f"due now: {data['due']}  next due: {_when(data['next_due'])}"
     )
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(data["fetches_by_outcome"].items()))
-    click.echo(f"fetches: {outcomes or 'none yet'}")
+    say(f"fetches: {outcomes or 'none yet'}")
     if data["sources"]:
-        click.echo("sources:")
+        say("sources:")
         for s in data["sources"]:
-            click.echo(
+            say(
                 f"  {s['name']:<20} {s['kind']:<8} last {_when(s.get('last_polled_at'))}"
                 f"  next {_when(s.get('next_poll_at'))}  {s.get('last_outcome') or ''}"
             )
     if data.get("recent_by_host"):
-        click.echo("recent fetches by host:")
+        say("recent fetches by host:")
         for host, outcomes in sorted(data["recent_by_host"].items()):
             summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
-            click.echo(f"  {host:<30} {summary}")
+            say(f"  {host:<30} {summary}")
     if "distributed" in data:
         _echo_broker_status(data["distributed"])
 
 
 def _echo_broker_status(broker: dict[str, Any]) -> None:
-    click.echo(f"broker: {broker['broker']}")
+    say(f"broker: {broker['broker']}")
     if broker.get("error"):
-        click.echo(f"  {broker['error']}")
+        say(f"  {broker['error']}")
         return
     queues = ", ".join(f"{name} {length}" for name, length in broker["queues"].items())
-    click.echo(f"  queued: {queues}  unacknowledged: {broker.get('unacked', 0)}")
-    click.echo(f"  workers: {', '.join(broker['workers']) or 'none answering'}")
+    say(f"  queued: {queues}  unacknowledged: {broker.get('unacked', 0)}")
+    say(f"  workers: {', '.join(broker['workers']) or 'none answering'}")
 
 
 @cli.command()
@@ -601,17 +536,17 @@ def extract(paths: tuple[str, ...], url: str | None, as_json: bool) -> None:
             if as_json:
                 echo_jsonl([{"path": path, "url": url, "error": str(exc)}])
             else:
-                click.echo(f"{path}: cannot extract: {exc}", err=True)
+                say(f"{path}: cannot extract: {exc}", err=True)
             continue
         if as_json:
             echo_jsonl([data])
         else:
-            click.secho(data["title"] or "(untitled)", bold=True)
-            click.echo(
+            say(data["title"] or "(untitled)", bold=True)
+            say(
                 " · ".join(str(data[k]) for k in ("byline", "published", "language") if data[k])
             )
-            click.echo()
-            click.echo(data["text"])
+            say()
+            say(data["text"])
     if failed:
         sys.exit(1)
 
@@ -627,7 +562,7 @@ def sources_command(obj: Context, as_json: bool) -> None:
         echo_json([s.as_dict() for s in sources])
         return
     for s in sources:
-        click.echo(f"{s.name:<20} {s.kind:<8} every {s.every}  {s.url}")
+        say(f"{s.name:<20} {s.kind:<8} every {s.every}  {s.url}")
 
 
 @cli.group()
@@ -645,7 +580,7 @@ def db_upgrade(obj: Context) -> None:
     url = obj.database or obj.settings().database_url
     with friendly_errors():
         upgrade(url)
-    click.echo(f"database is up to date: {redact(url)}", err=True)
+    say(f"database is up to date: {redact(url)}", err=True)
 
 
 @cli.command()
