@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -190,3 +191,26 @@ def test_bad_sources_file_names_file_line_and_field(tmp_path):
     code, _, err = invoke("--sources", str(bad), "sources")
     assert code == 2
     assert "sources.toml" in err and ":5" in err and "every" in err
+
+
+def test_unreachable_source_is_a_connection_error_not_robots(tmp_path):
+    # issue 12 item 3: nothing listens on the port, robots on (the default).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[[source]]\nname = "dead"\nurl = "http://127.0.0.1:{port}/feed.xml"\n'
+        'kind = "feed"\nevery = "10m"\n'
+    )
+    database = f"sqlite:///{tmp_path / 'dead.db'}"
+    runner = CliRunner(env={"EDITIONS_ALLOW_PRIVATE_ADDRESSES": "1", "EDITIONS_MAX_RETRIES": "0"})
+    result = runner.invoke(
+        cli,
+        ["--database", database, "--sources", str(sources), "run", "--once", "--json"],
+        catch_exceptions=False,
+    )
+    report = json.loads(result.stdout)
+    [poll] = report["sources"]
+    assert poll["outcome"] == "connection_error", poll
+    assert "host unreachable" in poll["error"] and "disallows" not in poll["error"]

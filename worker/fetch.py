@@ -441,9 +441,13 @@ class Fetcher:
         if self.robots is None:
             return
         user_agent = self.settings.user_agent
-        allowed, reason = self.robots.verdict(url, user_agent)
-        if not allowed:
-            raise _Failure(Outcome.ROBOTS, f"robots.txt disallows {url}: {reason}")
+        allowed, rules = self.robots.judge(url, user_agent)
+        if allowed or rules is None:
+            return
+        if rules.failure is not None:
+            # The host never answered for robots.txt: a network outcome, not a robots verdict.
+            raise _Failure(rules.failure, f"host unreachable: {url} not requested, {rules.reason}")
+        raise _Failure(Outcome.ROBOTS, f"robots.txt disallows {url}: {rules.reason}")
 
     def _host_delay(self, url: str) -> float:
         delay = float(self.settings.host_delay)
