@@ -50,6 +50,7 @@ __all__ = [
     "load_sources",
     "parse_duration",
     "parse_sources",
+    "read_sources_text",
     "remove_source",
     "write_sources_text",
 ]
@@ -196,16 +197,22 @@ def _top_level_line(text: str, key: str) -> int | None:
 
 def load_sources(path: str | Path) -> list[Source]:
     """The sources in the TOML file at ``path``."""
+    return parse_sources(read_sources_text(path), str(path))
+
+
+def read_sources_text(path: str | Path, *, missing_ok: bool = False) -> str:
+    """The text of the sources file at ``path`` ("" if missing and ``missing_ok``)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if missing_ok:
+            return ""
         raise SourcesError("no such sources file", path=str(path)) from None
     except UnicodeDecodeError as exc:
         raise SourcesError(f"not UTF-8 text ({exc.reason})", path=str(path)) from None
     except OSError as exc:
         raise SourcesError(f"cannot read: {exc.strerror}", path=str(path)) from None
-    return parse_sources(text, str(path))
 
 
 # --- editing the file ---------------------------------------------------------------
@@ -222,6 +229,10 @@ def add_source(text: str, source: Source, path: str = "<string>") -> str:
     SourcesError if ``text`` is not a valid sources file (it is not edited then) or
     already has a source of that name.
     """
+    try:
+        _check_url(source.url)
+    except SourcesError as exc:
+        raise SourcesError(exc.reason, source=source.name, field="url") from None
     existing = parse_sources(text, path)
     spans = _table_lines(text)
     for index, other in enumerate(existing):
