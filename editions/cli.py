@@ -537,7 +537,10 @@ def sources_add(
     allow: str | None,
     deny: str | None,
 ) -> None:
-    """Add a source to the sources file (checked first; comments are kept)."""
+    """Add a source to the sources file.
+
+    The new file is checked before it is written; comments and layout are kept.
+    """
     with friendly_errors():
         source = obj.editions.add_source(name, url, kind=kind, every=every, allow=allow, deny=deny)
         path = obj.editions.sources_file()
@@ -548,7 +551,10 @@ def sources_add(
 @click.argument("name")
 @pass_context
 def sources_remove(obj: Context, name: str) -> None:
-    """Remove a source from the sources file (its archived articles stay)."""
+    """Remove a source from the sources file.
+
+    Its archived articles stay in the archive; comments and layout are kept.
+    """
     with friendly_errors():
         source = obj.editions.remove_source(name)
         path = obj.editions.sources_file()
