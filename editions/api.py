@@ -29,7 +29,17 @@ from editions.errors import (
 from editions.records import RevisitPolicy
 from editions.settings import Settings
 from schedules.scheduler import Scheduler
-from schedules.sources import Source, SourcesWatcher, default_sources_path, load_sources
+from schedules.sources import (
+    Source,
+    SourcesWatcher,
+    add_source,
+    default_sources_path,
+    load_sources,
+    parse_sources,
+    read_sources_text,
+    remove_source,
+    write_sources_text,
+)
 from storage.archive import Archive
 from worker.canonical import canonicalize
 from worker.extract import extract_article
@@ -187,8 +197,44 @@ class Editions:
 
     # --- sources and runs ------------------------------------------------------
     def sources(self) -> list[Source]:
-        path = self.sources_path or default_sources_path(self.settings)
-        return load_sources(path)
+        return load_sources(self.sources_file())
+
+    def sources_file(self) -> Path:
+        """The sources file this instance reads and edits."""
+        return self.sources_path or default_sources_path(self.settings)
+
+    def add_source(
+        self,
+        name: str,
+        url: str,
+        *,
+        kind: str = "feed",
+        every: str = "10m",
+        allow: str | None = None,
+        deny: str | None = None,
+    ) -> Source:
+        """Append a source to the sources file (created if missing), keeping its comments.
+
+        SourcesError listing every bad value, or a duplicate name; the file is then untouched.
+        """
+        values = {"name": name, "url": url, "kind": kind, "every": every}
+        values |= {key: value for key, value in (("allow", allow), ("deny", deny)) if value}
+        source = Source.from_dict(values)
+        path = self.sources_file()
+        text = read_sources_text(path, missing_ok=True)
+        write_sources_text(path, add_source(text, source, str(path)))
+        log.info("added source %s to %s", source.name, path)
+        return source
+
+    def remove_source(self, name: str) -> Source:
+        """Take the source ``name`` out of the sources file; SourcesError if there is none."""
+        path = self.sources_file()
+        text = read_sources_text(path)
+        updated = remove_source(text, name, str(path))  # SourcesError for an unknown name
+        removed = next(s for s in parse_sources(text, str(path)) if s.name == name)
+        write_sources_text(path, updated)
+        log.info("removed source %s from %s", name, path)
+        return removed
 
     def run_once(
         self,
@@ -263,8 +309,7 @@ class Editions:
         """The embedded scheduler: APScheduler in this process until Ctrl-C/SIGTERM."""
         sources = self.sources()
         self.archive.sync_sources(sources)
-        path = self.sources_path or default_sources_path(self.settings)
-        watcher = SourcesWatcher(path)
+        watcher = SourcesWatcher(self.sources_file())
 
         def reload() -> list[Source]:
             fresh = self.sources()
@@ -282,7 +327,7 @@ class Editions:
         log.info(
             "started: %d sources from %s, archive %s; Ctrl-C to stop",
             len(sources),
-            path,
+            self.sources_file(),
             _redact(self.database_url),
         )
         try:

@@ -159,8 +159,7 @@ class Group(click.Group):
     """Every subcommand accepts the global options too."""
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        if not isinstance(cmd, click.Group):
-            global_options(cmd)
+        global_options(cmd)
         super().add_command(cmd, name)
 
     def command(self, *args: Any, **kwargs: Any) -> Any:
@@ -551,18 +550,70 @@ def extract(paths: tuple[str, ...], url: str | None, as_json: bool) -> None:
         sys.exit(1)
 
 
-@cli.command("sources")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@pass_context
-def sources_command(obj: Context, as_json: bool) -> None:
-    """Check and list the sources file."""
+@cli.group("sources", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the sources as a JSON list.")
+@click.pass_context
+def sources_command(ctx: click.Context, as_json: bool) -> None:
+    """Check and list the sources file; `sources add` and `sources remove` edit it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj = ctx.find_object(Context)
     with friendly_errors():
         sources = obj.editions.sources()
     if as_json:
         echo_json([s.as_dict() for s in sources])
         return
+    if not sources:
+        say(
+            f"editions: no sources in {obj.editions.sources_file()}: add one with "
+            "`editions sources add NAME URL`",
+            err=True,
+        )
     for s in sources:
         say(f"{s.name:<20} {s.kind:<8} every {s.every}  {s.url}")
+
+
+@sources_command.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--kind", default="feed", show_default=True, help="feed, sitemap or page.")
+@click.option(
+    "--every", default="10m", show_default=True, help="How often to poll: 10m, 2h, 1h30m, 1d."
+)
+@click.option("--allow", metavar="RE", help="Keep only discovered URLs matching this regex.")
+@click.option("--deny", metavar="RE", help="Drop discovered URLs matching this regex.")
+@pass_context
+def sources_add(
+    obj: Context,
+    name: str,
+    url: str,
+    kind: str,
+    every: str,
+    allow: str | None,
+    deny: str | None,
+) -> None:
+    """Add a source to the sources file.
+
+    The new file is checked before it is written; comments and layout are kept.
+    """
+    with friendly_errors():
+        source = obj.editions.add_source(name, url, kind=kind, every=every, allow=allow, deny=deny)
+        path = obj.editions.sources_file()
+    say(f"added {source.name!r} to {path}: {source.kind} every {every}, {source.url}")
+
+
+@sources_command.command("remove")
+@click.argument("name")
+@pass_context
+def sources_remove(obj: Context, name: str) -> None:
+    """Remove a source from the sources file.
+
+    Its archived articles stay in the archive; comments and layout are kept.
+    """
+    with friendly_errors():
+        source = obj.editions.remove_source(name)
+        path = obj.editions.sources_file()
+    say(f"removed {source.name!r} from {path}")
 
 
 @cli.group()

@@ -31,6 +31,7 @@ API_NAMES = {
     "extract_file",
 }
 EDITIONS_METHODS = {
+    "add_source",
     "archive",
     "broker_status",
     "close",
@@ -46,8 +47,10 @@ EDITIONS_METHODS = {
     "run_once",
     "run_scheduler",
     "search",
+    "remove_source",
     "show",
     "sources",
+    "sources_file",
     "status",
 }
 OUTCOMES = {
