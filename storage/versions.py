@@ -1,8 +1,11 @@
-"""Versions: every meaningful edition of an article, numbered from 1."""
+"""Versions: every meaningful edition of an article, numbered from 1.
+
+The record the archive receives is ``NewVersion`` (``storage.models``), the
+stored row is ``Version``: the same fields plus the article and the number.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,32 +15,8 @@ from editions.errors import InvalidInputError
 
 from .articles import Articles
 from .db import Database
-from .models import Article, Version
+from .models import Article, NewVersion, Version
 from .search import SearchIndex
-
-
-@dataclass
-class NewVersion:
-    """What the pipeline extracted from one fetch of an article."""
-
-    fetched_at: datetime
-    title: str | None
-    byline: str | None
-    published: datetime | None
-    modified: datetime | None
-    language: str | None
-    section: str | None
-    image_url: str | None
-    canonical_url: str | None
-    description: str | None
-    text: str
-    text_sha256: str
-    fingerprint: str
-    capture_sha256: str | None
-    fetch_id: int | None
-    words_added: int = 0
-    words_removed: int = 0
-    change: str = ""
 
 
 class Versions:
@@ -64,26 +43,7 @@ class Versions:
         if latest is not None and latest.fingerprint == new.fingerprint:
             return None
         version = Version(
-            article_id=article_id,
-            number=article.latest_version + 1,
-            fetched_at=new.fetched_at,
-            title=new.title,
-            byline=new.byline,
-            published=new.published,
-            modified=new.modified,
-            language=new.language,
-            section=new.section,
-            image_url=new.image_url,
-            canonical_url=new.canonical_url,
-            description=new.description,
-            text=new.text,
-            text_sha256=new.text_sha256,
-            fingerprint=new.fingerprint,
-            capture_sha256=new.capture_sha256,
-            fetch_id=new.fetch_id,
-            words_added=new.words_added,
-            words_removed=new.words_removed,
-            change=new.change,
+            **new.model_dump(), article_id=article_id, number=article.latest_version + 1
         )
         session.add(version)
         article.latest_version = version.number

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
@@ -251,7 +250,7 @@ def test_add_version_rejects_bad_input(archive: Archive) -> None:
     with pytest.raises(InvalidInputError, match="fingerprint is empty"):
         archive.add_version(article.id, new_version("x", fingerprint=""))
     with pytest.raises(InvalidInputError, match="text must be a string"):
-        archive.add_version(article.id, dataclasses.replace(new_version("x"), text=b"bytes"))
+        archive.add_version(article.id, new_version("x").model_copy(update={"text": b"bytes"}))
     with pytest.raises(ArticleNotFoundError):
         archive.add_version(12345, new_version("x"))
     with pytest.raises(InvalidInputError, match="canonical_url"):

@@ -333,18 +333,9 @@ def _ingest_article(
     summary = summarize_change(old_fields, new_fields)
     stored = pipe.archive.add_version(
         target.id,
-        NewVersion(
+        NewVersion.from_content(
+            extracted,
             fetched_at=result.started_at,
-            title=extracted.title,
-            byline=extracted.byline,
-            published=extracted.published,
-            modified=extracted.modified,
-            language=extracted.language,
-            section=extracted.section,
-            image_url=extracted.image_url,
-            canonical_url=extracted.canonical_url,
-            description=extracted.description,
-            text=extracted.text,
             text_sha256=text_hash,
             fingerprint=fingerprint(*new_fields),
             capture_sha256=capture_sha,
