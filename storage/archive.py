@@ -21,7 +21,8 @@ and inserts that may race use ``ON CONFLICT``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +38,7 @@ from editions.records import Source as SourceRecord
 from editions.settings import Settings
 
 from .articles import Articles
-from .captures import Captures
+from .captures import Captures, PreparedCapture
 from .db import Database
 from .due import Check, DueQueue
 from .engine import create_engine, database_url
@@ -47,7 +48,7 @@ from .models import Article, Capture, Source, Version
 from .reporting import Reports
 from .search import SearchHit, SearchIndex
 from .sources import Sources
-from .versions import NewVersion, Versions
+from .versions import NewVersion, Versions, check_new_version
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,10 @@ __all__ = [
     "ArchiveError",
     "ArticleNotFoundError",
     "CaptureNotFoundError",
+    "Check",
+    "FetchEntry",
+    "Ingest",
+    "Ingested",
     "InvalidInputError",
     "NewVersion",
     "SearchHit",
@@ -63,6 +68,29 @@ __all__ = [
     "UnknownSourceError",
     "upgrade",
 ]
+
+
+@dataclass
+class Ingest:
+    """Everything one fetch of an article writes, stored by ``Archive.record_ingest``
+    in one transaction under the article's lock."""
+
+    article_id: int
+    fetch: FetchEntry
+    check: Check | None = None
+    # Prepared (hashed, compressed) before the transaction: see Archive.prepare_capture.
+    capture: PreparedCapture | None = None
+    # Its fetch_id is set to the fetch logged in the same transaction.
+    version: NewVersion | None = None
+    aliases: Collection[str] = ()
+
+
+@dataclass
+class Ingested:
+    """What ``record_ingest`` stored: the fetch id, and the new version unless unchanged."""
+
+    fetch_id: int
+    version: Version | None
 
 
 class Archive:
@@ -169,6 +197,12 @@ class Archive:
 
     # Raw captures.
 
+    def prepare_capture(
+        self, body: bytes, *, content_type: str | None = None, base_sha256: str | None = None
+    ) -> PreparedCapture:
+        """Hash and compress a body for ``record_ingest``, outside any write transaction."""
+        return self._captures.prepare(body, content_type=content_type, base_sha256=base_sha256)
+
     def store_capture(
         self, body: bytes, *, content_type: str | None = None, base_sha256: str | None = None
     ) -> str:
@@ -251,6 +285,32 @@ class Archive:
 
     def count_versions(self) -> int:
         return self._versions.count()
+
+    # One fetch of an article, in one write.
+
+    def record_ingest(self, ingest: Ingest) -> Ingested:
+        """Store a fetch of an article in one write transaction: capture, fetch log,
+        aliases, version and next check.
+
+        The article row is locked first (SQLite's BEGIN IMMEDIATE holds the whole
+        database; Postgres takes SELECT ... FOR UPDATE), so a racing fetch of the same
+        article waits, then finds the version already stored and stores none.
+        """
+        if ingest.version is not None:
+            check_new_version(ingest.version)
+        with self.db.write() as session:
+            article = self._articles.lock(session, ingest.article_id)
+            if ingest.capture is not None:
+                self._captures.add(session, ingest.capture)
+            fetch_id = self._fetches.add(session, ingest.fetch)
+            self._articles.add_aliases_in(session, article, ingest.aliases)
+            stored = None
+            if ingest.version is not None:
+                version = ingest.version.model_copy(update={"fetch_id": fetch_id})
+                stored = self._versions.add_in(session, article, version)
+            if ingest.check is not None:
+                self._due.mark_checked_in(session, article, ingest.check)
+        return Ingested(fetch_id, stored)
 
     # The due queue.
 

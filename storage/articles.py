@@ -146,23 +146,24 @@ class Articles:
 
     def add_aliases(self, article_id: int, urls: Iterable[str]) -> None:
         """Record other URLs of an article; URLs already known anywhere are skipped."""
-        wanted = sorted({u for u in urls if isinstance(u, str) and u.strip()})
         with self.db.write() as session:
-            article = self.lock(session, article_id)
-            if not wanted:
-                return
-            canonical = set(
-                session.scalars(
-                    sa.select(Article.canonical_url).where(Article.canonical_url.in_(wanted))
-                )
+            self.add_aliases_in(session, self.lock(session, article_id), urls)
+
+    def add_aliases_in(self, session: Session, article: Article, urls: Iterable[str]) -> None:
+        """``add_aliases`` inside the caller's transaction, for an article it has locked."""
+        wanted = sorted({u for u in urls if isinstance(u, str) and u.strip()})
+        if not wanted:
+            return
+        canonical = set(
+            session.scalars(
+                sa.select(Article.canonical_url).where(Article.canonical_url.in_(wanted))
             )
-            rows = [{"url": u, "article_id": article.id} for u in wanted if u not in canonical]
-            if rows:
-                session.execute(
-                    self.db.insert(Alias)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["url"])
-                )
+        )
+        rows = [{"url": u, "article_id": article.id} for u in wanted if u not in canonical]
+        if rows:
+            session.execute(
+                self.db.insert(Alias).values(rows).on_conflict_do_nothing(index_elements=["url"])
+            )
 
     def merge(self, article_id: int, *, into: int) -> None:
         """Fold one article into another that turned out to be the same story.

@@ -41,11 +41,10 @@ class DueQueue:
     def mark_checked(self, article_id: int, check: Check) -> None:
         """Record a revisit: resets or counts failures and sets the next check."""
         with self.db.write() as session:
-            self.mark_checked_in(session, article_id, check)
+            self.mark_checked_in(session, Articles.lock(session, article_id), check)
 
-    def mark_checked_in(self, session: Session, article_id: int, check: Check) -> None:
-        """``mark_checked`` inside the caller's transaction, which this locks the article in."""
-        article = Articles.lock(session, article_id)
+    def mark_checked_in(self, session: Session, article: Article, check: Check) -> None:
+        """``mark_checked`` inside the caller's transaction, for an article it has locked."""
         article.last_checked_at = check.checked_at
         article.next_check_at = check.next_check_at
         if check.etag is not None:

@@ -27,12 +27,13 @@ class Versions:
     def add(self, article_id: int, new: NewVersion) -> Version | None:
         """Store a new version unless its fingerprint equals the latest one (then None)."""
         with self.db.write() as session:
-            return self.add_in(session, article_id, new)
+            return self.add_in(session, Articles.lock(session, article_id), new)
 
-    def add_in(self, session: Session, article_id: int, new: NewVersion) -> Version | None:
-        """``add`` inside the caller's transaction, which this locks the article in."""
+    def add_in(self, session: Session, article: Article, new: NewVersion) -> Version | None:
+        """``add`` inside the caller's transaction, for an article it has locked."""
         check_new_version(new)
-        article = Articles.lock(session, article_id)
+        article_id = article.id
+        assert article_id is not None
         latest = None
         if article.latest_version:
             latest = session.scalars(
