@@ -60,9 +60,10 @@ class Captures:
             raise InvalidInputError(f"capture body must be bytes, not {type(body).__name__}")
         body = bytes(body)
         digest = hashlib.sha256(body).hexdigest()
-        with self.db.read() as session:
-            if session.get(Capture, digest) is not None:
-                return PreparedCapture(digest, None)
+        if base_sha256 == digest:
+            return PreparedCapture(digest, None)  # the article's own previous capture
+        # No "already stored?" read first: a new body is the common case, compressing
+        # costs less than that read, and the insert skips a body stored already.
         codec, data, base, depth = self._compress(body, base_sha256)
         values = {
             "sha256": digest,

@@ -254,8 +254,9 @@ def _ingest_article(
         capture = pipe.archive.prepare_capture(
             result.body, content_type=result.content_type, base_sha256=_base(job.article)
         )
-        _stop_if_same_story(job, result, extracted, key, target, capture, aliases)
-        return _store_version(job, result, extracted, key, target, capture, aliases)
+        text_hash = text_sha256(extracted.text)
+        _stop_if_same_story(job, result, extracted.text, text_hash, key, target, capture, aliases)
+        return _store_version(job, result, extracted, text_hash, key, target, capture, aliases)
     except _Settled as settled:
         return settled.result
 
@@ -362,7 +363,8 @@ def _target(job: _Job, key: str) -> Any:
 def _stop_if_same_story(
     job: _Job,
     result: FetchResult,
-    extracted: Extracted,
+    text: str,
+    text_hash: str,
     key: str,
     target: Any,
     capture: PreparedCapture,
@@ -371,7 +373,7 @@ def _stop_if_same_story(
     """Settle as an alias when an archived article of the same site has exactly this text:
     a story filed under two sections, with no rel=canonical to say so."""
     pipe = job.pipe
-    twin = _same_story(pipe, target, key, extracted.text)
+    twin = _same_story(pipe, target, key, text, text_hash)
     if twin is None:
         return
     pipe.archive.record_ingest(
@@ -391,6 +393,7 @@ def _store_version(
     job: _Job,
     result: FetchResult,
     extracted: Extracted,
+    text_hash: str,
     key: str,
     target: Any,
     capture: PreparedCapture,
@@ -406,7 +409,7 @@ def _store_version(
     version = NewVersion.from_content(
         extracted,
         fetched_at=result.started_at,
-        text_sha256=text_sha256(extracted.text),
+        text_sha256=text_hash,
         fingerprint=fingerprint(*new_fields),
         capture_sha256=capture.sha256,
         words_added=summary.words_added,
@@ -480,13 +483,13 @@ def _canonical_or(url: str, fallback: str) -> str:
         return fallback
 
 
-def _same_story(pipe: Pipeline, target: Any, key: str, text: str) -> Any | None:
+def _same_story(pipe: Pipeline, target: Any, key: str, text: str, text_hash: str) -> Any | None:
     """An archived article of the same site whose latest text is exactly this one."""
     # Only for a first version, and only for real article text: short pages
     # ("Page not found", a paywall stub) are alike without being the same story.
     if target.latest_version or len(text.split()) < pipe.settings.duplicate_min_words:
         return None
-    for twin in pipe.archive.articles_with_text(text_sha256(text), exclude=target.id):
+    for twin in pipe.archive.articles_with_text(text_hash, exclude=target.id):
         if same_site(twin.canonical_url, key):
             return twin
     return None
