@@ -41,6 +41,7 @@ from schedules.sources import (
     write_sources_text,
 )
 from storage.archive import Archive
+from storage.models import VersionContent
 from worker.canonical import canonicalize
 from worker.extract import extract_article
 from worker.fetch import Fetcher
@@ -390,22 +391,17 @@ class Editions:
                 if article.latest_version
                 else f"{article.canonical_url} has not been fetched successfully yet"
             )
-        return {
+        shown: dict[str, Any] = {
             "url": url,
             "canonical_url": article.canonical_url,
             "version": found.number,
             "versions": article.latest_version,
-            "fetched_at": _iso(found.fetched_at),
-            "title": found.title,
-            "byline": found.byline,
-            "published": _iso(found.published),
-            "modified": _iso(found.modified),
-            "language": found.language,
-            "section": found.section,
-            "image_url": found.image_url,
-            "change": found.change,
-            "text": found.text,
         }
+        for name in ("fetched_at", *VersionContent.model_fields, "change"):
+            # setdefault: the article's canonical URL wins over the one the page declared.
+            value = getattr(found, name)
+            shown.setdefault(name, _iso(value) if isinstance(value, datetime) else value)
+        return shown
 
     def history(self, url: str) -> dict[str, Any]:
         article = self._article(url)
