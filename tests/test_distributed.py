@@ -1,201 +1,52 @@
 """Distributed mode end to end: a real Celery worker (two processes), the scheduler,
-Flower, Redis and Postgres, archiving a local site.
+Flower, Redis and Postgres, archiving a local site; and the task guards.
 
-The chaos tests (a worker process killed mid-fetch, Redis restarted while work
-is queued) are marked slow: run them with ``pytest -m slow``.
+The chaos tests (processes killed, Redis and Postgres cut off) are in
+``test_chaos.py``, marked slow: run them with ``pytest -m slow``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-import sqlalchemy as sa
 
 from editions.api import Editions
-from editions.demo.site import LocalSite, Page
+from editions.demo.site import LocalSite
 from editions.settings import Settings
 from storage.archive import Archive
-from storage.migrate import upgrade
-from tests.pages import article_html, paragraphs, rss
+from tests.cluster import BIN, Cluster, base_env, newsroom, publish, versions_of, wait_for
+from tests.pages import paragraphs
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-TOPICS = ["the ferry timetable", "the harbour wall", "the lifeboat station"]
 FLOWER_USER, FLOWER_PASSWORD = "editor", "s3cret-" + uuid.uuid4().hex[:6]
 
 
 # --- helpers -------------------------------------------------------------------
 
 
-def wait_for(what: str, check: Callable[[], Any], cluster: Cluster, timeout: float = 60.0) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with the logs otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        cluster.assert_alive()
-        time.sleep(0.3)
-    pytest.fail(f"gave up waiting for {what}\n{cluster.logs()}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    """The processes of one test: workers, schedulers, Flower; logs kept in files."""
-
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
-        self.tmp_path = tmp_path
-        self.env = env
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.stopped: set[str] = set()
-
-    def start(
-        self, name: str, *argv: str, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
-        log = open(self.tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs[name] = proc
-        return proc
-
-    def worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
-        return self.start(
-            name,
-            str(BIN / "celery"),
-            "-A",
-            "worker",
-            "worker",
-            "--concurrency",
-            "2",
-            "-Q",
-            "feeds,articles",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--hostname",
-            f"{name}-{uuid.uuid4().hex[:6]}@%h",
-        )
-
-    def scheduler(self, sources: Path, name: str = "scheduler") -> subprocess.Popen[bytes]:
-        return self.start(name, str(BIN / "editions"), "-v", "--sources", str(sources), "scheduler")
-
-    def assert_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None and name not in self.stopped:
-                pytest.fail(f"{name} exited with {proc.returncode}\n{self.logs()}")
-
-    def stop(self, name: str) -> None:
-        proc = self.procs[name]
-        self.stopped.add(name)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
-
-    def logs(self, lines: int = 40) -> str:
-        out = []
-        for name in self.procs:
-            text = (self.tmp_path / f"{name}.log").read_text(errors="replace").splitlines()
-            out.append(f"--- {name} (last {lines} lines) ---\n" + "\n".join(text[-lines:]))
-        return "\n".join(out)
-
-
-@pytest.fixture
-def pg_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh schema in the session's Postgres database, migrated like compose's migrate service."""
-    schema = f"d_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(postgres_server_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    url = f"{postgres_server_url}?options=-csearch_path%3D{schema}"
-    upgrade(url)
-    yield url
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
-    engine.dispose()
-
-
 @pytest.fixture
 def cluster(tmp_path: Path, redis_url: str, pg_url: str) -> Iterator[Cluster]:
     env = {
-        **os.environ,
-        "EDITIONS_BROKER_URL": redis_url,
-        "EDITIONS_DATABASE_URL": pg_url,
-        "EDITIONS_ALLOW_PRIVATE_ADDRESSES": "1",
-        "EDITIONS_HOST_DELAY": "0",
-        "EDITIONS_MAX_RETRIES": "0",
+        **base_env(redis_url, pg_url),
         # Revisit every 2 s, look for due articles every second, fail over in 3 s.
         "EDITIONS_REVISIT_SCHEDULE": "86400:2",
         "EDITIONS_REVISIT_TICK": "1",
         "EDITIONS_LEADER_LOCK_TTL": "3",
-        "PYTHONUNBUFFERED": "1",
     }
     c = Cluster(tmp_path, env)
     yield c
     c.stop_all()
-
-
-def publish(site: LocalSite, slug: str, title: str, paras: list[str], **kwargs: Any) -> str:
-    url = site.url(f"/news/{slug}")
-    site.add(f"/news/{slug}", article_html(title=title, paragraphs=paras, canonical=url), **kwargs)
-    return url
-
-
-def newsroom(site: LocalSite, tmp_path: Path, topics: list[str] = TOPICS) -> tuple[dict, Path]:
-    urls = {
-        topic: publish(site, f"story-{i}", f"Council decides on {topic}", paragraphs(topic))
-        for i, topic in enumerate(topics)
-    }
-    site.add(
-        "/feed.xml", rss([(t, u) for t, u in urls.items()]), content_type="application/rss+xml"
-    )
-    sources = tmp_path / "sources.toml"
-    sources.write_text(
-        f'[[source]]\nname = "gazette"\nurl = "{site.url("/feed.xml")}"\n'
-        'kind = "feed"\nevery = "1m"\n'
-    )
-    return urls, sources
-
-
-def versions_of(archive: Archive, url: str) -> list[Any]:
-    article = archive.find_article(url)
-    return archive.versions(article.id) if article is not None and article.id else []
 
 
 def flower_get(port: int, path: str, auth: bool = True) -> Any:
@@ -293,138 +144,6 @@ def test_workers_and_scheduler_archive_edit_and_search(
         assert set(broker["queues"]) == {"feeds", "articles"}
         assert any(name.startswith("worker-") for name in broker["workers"])
         assert "error" not in broker
-    finally:
-        archive.close()
-
-
-# --- chaos ---------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_worker_killed_mid_fetch_is_redelivered_and_archived_once(
-    site: LocalSite, tmp_path: Path, cluster: Cluster, pg_url: str, redis_url: str
-) -> None:
-    urls, sources = newsroom(site, tmp_path, topics=["the slow ferry"])
-    url = urls["the slow ferry"]
-    body = article_html(
-        title="Council decides on the slow ferry",
-        paragraphs=paragraphs("the slow ferry"),
-        canonical=url,
-    )
-    started = threading.Event()
-    calls: list[float] = []
-
-    def slow_first_time(handler: Any) -> Page:
-        calls.append(time.time())
-        started.set()
-        # The first answer takes long enough to kill the worker in the middle.
-        return Page(body=body.encode(), delay=30.0 if len(calls) == 1 else 0.0)
-
-    site.handlers["/news/story-0"] = slow_first_time
-    cluster.worker()
-    cluster.scheduler(sources)
-    wait_for("the fetch to start", started.is_set, cluster)
-
-    from worker.celery_app import create_app
-
-    probe = create_app(Settings(broker_url=redis_url))
-    try:
-
-        def fetching_pid() -> int | None:
-            for tasks in (probe.control.inspect(timeout=2).active() or {}).values():
-                for task in tasks:
-                    if task["name"] == "editions.fetch_article" and url in str(task["args"]):
-                        return int(task["worker_pid"])
-            return None
-
-        pid = wait_for("the fetch task to show as active", fetching_pid, cluster)
-        os.kill(pid, signal.SIGKILL)
-    finally:
-        probe.close()
-
-    archive = Archive(pg_url, settings=Settings(), migrate=False)
-    try:
-        wait_for("the redelivered fetch", lambda: len(versions_of(archive, url)) == 1, cluster)
-        wait_for("a revisit after the redelivery", lambda: len(calls) >= 4, cluster)
-        versions = versions_of(archive, url)
-        assert len(versions) == 1
-        article = archive.find_article(url)
-        assert article is not None
-        assert article.status == "active"
-        assert article.deliveries == 0  # the finished deliveries were cleared
-        assert archive.count_articles() == 1
-    finally:
-        archive.close()
-
-
-def restart_redis() -> None:
-    subprocess.run(
-        ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"],
-        check=False,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "6379",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            "/tmp",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    for _ in range(50):
-        ping = subprocess.run(
-            ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "ping"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if ping.stdout.strip() == "PONG":
-            return
-        time.sleep(0.2)
-    raise RuntimeError("redis did not come back")
-
-
-@pytest.mark.slow
-def test_redis_restart_loses_nothing(
-    site: LocalSite, tmp_path: Path, cluster: Cluster, pg_url: str
-) -> None:
-    topics = [f"the quay works part {i}" for i in range(8)]
-    urls, sources = newsroom(site, tmp_path, topics=topics)
-    for i, topic in enumerate(topics):
-        # Slow pages keep work queued behind the two busy worker processes.
-        publish(site, f"story-{i}", f"Council decides on {topic}", paragraphs(topic), delay=1.5)
-    cluster.worker()
-    cluster.scheduler(sources)
-    archive = Archive(pg_url, settings=Settings(), migrate=False)
-    try:
-        wait_for("articles registered by the poll", lambda: archive.count_articles() == 8, cluster)
-        restart_redis()
-        wait_for(
-            "every article archived after the restart",
-            lambda: all(len(versions_of(archive, u)) == 1 for u in urls.values()),
-            cluster,
-            timeout=120,
-        )
-        # Both reconnected: new work still flows after the restart.
-        publish(site, "story-0", "Council halts the quay works", paragraphs("a new plan"))
-        wait_for(
-            "an edit archived after the restart",
-            lambda: len(versions_of(archive, urls[topics[0]])) == 2,
-            cluster,
-            timeout=60,
-        )
-        assert all(len(versions_of(archive, u)) == 1 for u in list(urls.values())[1:])
     finally:
         archive.close()
 

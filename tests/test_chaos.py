@@ -1,0 +1,162 @@
+"""Chaos: the distributed mode's promises, tested by breaking real processes.
+
+Every test here runs real ``celery -A worker worker`` and ``editions scheduler``
+processes against a ``redis-server`` of its own (started on a free port, so it
+can be killed, restarted or cut off through a TCP fault proxy without touching
+anybody's Redis), a Postgres schema it creates and drops, and a local HTTP
+site. Limits are shortened so that a timeout can pass inside a test: a task
+may run 10 s (soft limit 8 s), a retry waits at most 2 s, and a message not
+acknowledged within 15 s is handed out again (the start-up check, which wants
+the visibility timeout above the hard limit plus the longest retry, holds).
+
+Marked slow: ``pytest -m slow`` (CI runs them on every change).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from editions.demo.site import LocalSite, Page
+from editions.settings import Settings
+from storage.archive import Archive
+from tests.cluster import Cluster, base_env, newsroom, publish, versions_of, wait_for
+from tests.pages import article_html, paragraphs
+from tests.servers import RedisServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
+
+# Short limits that still pass the start-up check (15 > 10 + 2).
+CHAOS_ENV = {
+    "EDITIONS_TASK_SOFT_TIME_LIMIT": "8",
+    "EDITIONS_TASK_TIME_LIMIT": "10",
+    "EDITIONS_TASK_RETRY_BACKOFF": "1",
+    "EDITIONS_TASK_RETRY_BACKOFF_MAX": "2",
+    "EDITIONS_VISIBILITY_TIMEOUT": "15",
+    # Revisit every 2 s, look for due articles every second, fail over in 3 s.
+    "EDITIONS_REVISIT_SCHEDULE": "86400:2",
+    "EDITIONS_REVISIT_TICK": "1",
+    "EDITIONS_LEADER_LOCK_TTL": "3",
+}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, private_redis: RedisServer, pg_url: str) -> Iterator[Cluster]:
+    c = Cluster(tmp_path, {**base_env(private_redis.url(0), pg_url), **CHAOS_ENV})
+    yield c
+    c.stop_all()
+
+
+@pytest.fixture
+def archive(pg_url: str) -> Iterator[Archive]:
+    a = Archive(pg_url, settings=Settings(), migrate=False)
+    yield a
+    a.close()
+
+
+def settings_of(cluster: Cluster) -> Settings:
+    return Settings(environ=cluster.env)
+
+
+def active_fetches(cluster: Cluster) -> dict[str, int]:
+    """URL -> pid of the pool process running its fetch, as the workers report."""
+    from worker.celery_app import create_app
+
+    probe = create_app(settings_of(cluster))
+    try:
+        found = {}
+        for tasks in (probe.control.inspect(timeout=2).active() or {}).values():
+            for task in tasks:
+                if task["name"] == "editions.fetch_article":
+                    found[str(task["args"][0])] = int(task["worker_pid"])
+        return found
+    finally:
+        probe.close()
+
+
+# --- a worker dies -----------------------------------------------------------------
+
+
+def test_worker_killed_mid_fetch_is_redelivered_and_archived_once(
+    site: LocalSite, tmp_path: Path, cluster: Cluster, archive: Archive
+) -> None:
+    urls, sources = newsroom(site, tmp_path, topics=["the slow ferry"])
+    url = urls["the slow ferry"]
+    body = article_html(
+        title="Council decides on the slow ferry",
+        paragraphs=paragraphs("the slow ferry"),
+        canonical=url,
+    )
+    started = threading.Event()
+    calls: list[float] = []
+
+    def slow_first_time(handler: Any) -> Page:
+        calls.append(time.time())
+        started.set()
+        # The first answer takes long enough to kill the worker in the middle.
+        return Page(body=body.encode(), delay=30.0 if len(calls) == 1 else 0.0)
+
+    site.handlers["/news/story-0"] = slow_first_time
+    cluster.worker()
+    cluster.scheduler(sources)
+    wait_for("the fetch to start", started.is_set, cluster)
+    pid = wait_for(
+        "the fetch task to show as active", lambda: active_fetches(cluster).get(url), cluster
+    )
+    os.kill(pid, signal.SIGKILL)
+
+    wait_for("the redelivered fetch", lambda: len(versions_of(archive, url)) == 1, cluster)
+    wait_for("a revisit after the redelivery", lambda: len(calls) >= 4, cluster)
+    assert len(versions_of(archive, url)) == 1
+    article = archive.find_article(url)
+    assert article is not None
+    assert article.status == "active"
+    assert article.deliveries == 0  # the finished deliveries were cleared
+    assert archive.count_articles() == 1
+
+
+# --- Redis goes away -----------------------------------------------------------------
+
+
+def test_redis_restarted_twice_within_three_seconds_loses_nothing(
+    site: LocalSite, tmp_path: Path, cluster: Cluster, archive: Archive, private_redis: RedisServer
+) -> None:
+    topics = [f"the quay works part {i}" for i in range(8)]
+    urls, sources = newsroom(site, tmp_path, topics=topics)
+    for i, topic in enumerate(topics):
+        # Slow pages keep work queued behind the two busy worker processes.
+        publish(site, f"story-{i}", f"Council decides on {topic}", paragraphs(topic), delay=1.5)
+    cluster.worker()
+    cluster.scheduler(sources)
+    wait_for("articles registered by the poll", lambda: archive.count_articles() == 8, cluster)
+    queued = private_redis.client().llen("articles")
+    assert queued > 0  # work is waiting in Redis when it goes
+    # No persistence: each restart empties Redis (queues, leases, the leader lock).
+    began = time.monotonic()
+    private_redis.restart()
+    time.sleep(1.0)
+    private_redis.restart()
+    assert time.monotonic() - began < 3.0
+    wait_for(
+        "every article archived after the restarts",
+        lambda: all(len(versions_of(archive, u)) == 1 for u in urls.values()),
+        cluster,
+        timeout=120,
+    )
+    # Both reconnected: new work still flows after the restarts.
+    publish(site, "story-0", "Council halts the quay works", paragraphs("a new plan"))
+    wait_for(
+        "an edit archived after the restarts",
+        lambda: len(versions_of(archive, urls[topics[0]])) == 2,
+        cluster,
+        timeout=60,
+    )
+    assert all(len(versions_of(archive, u)) == 1 for u in list(urls.values())[1:])
+    assert archive.count_articles() == 8
