@@ -27,9 +27,18 @@ import pytest
 from editions.demo.site import LocalSite, Page
 from editions.settings import Settings
 from storage.archive import Archive
-from tests.cluster import Cluster, base_env, newsroom, publish, versions_of, wait_for
+from tests.cluster import (
+    Cluster,
+    Timeline,
+    base_env,
+    newsroom,
+    publish,
+    timed_page,
+    versions_of,
+    wait_for,
+)
 from tests.pages import article_html, paragraphs
-from tests.servers import RedisServer
+from tests.servers import RedisServer, children_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 
@@ -160,3 +169,77 @@ def test_redis_restarted_twice_within_three_seconds_loses_nothing(
     )
     assert all(len(versions_of(archive, u)) == 1 for u in list(urls.values())[1:])
     assert archive.count_articles() == 8
+
+
+# --- the main Celery process dies ---------------------------------------------------
+
+
+def track(archive: Archive, urls: list[str]) -> None:
+    """Register articles as a poll would: tracked and due now."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    archive.track_articles(urls, source=None, seen_at=now, next_check_at=now)
+
+
+def send_fetches(cluster: Cluster, urls: list[str]) -> None:
+    """Send fetch tasks to the test's broker (never through the module-level app)."""
+    from worker.celery_app import TASK_FETCH_ARTICLE, create_app
+
+    probe = create_app(settings_of(cluster))
+    try:
+        for url in urls:
+            probe.send_task(TASK_FETCH_ARTICLE, args=[url], kwargs={"source": None})
+    finally:
+        probe.close()
+
+
+def test_main_process_killed_its_tasks_come_back_after_the_visibility_timeout(
+    site: LocalSite, cluster: Cluster, archive: Archive
+) -> None:
+    timeline = Timeline()
+    urls = []
+    for i in range(3):
+        path = f"/news/held-{i}"
+        url = site.url(path)
+        body = article_html(
+            title=f"Council holds item {i}", paragraphs=paragraphs(f"held item {i}"), canonical=url
+        )
+        # The first answers outlast the kill; later ones are quick.
+        timed_page(site, path, body, timeline, delay=lambda n: 20.0 if n == 0 else 0.0)
+        urls.append(url)
+    track(archive, urls)
+    visibility = float(CHAOS_ENV["EDITIONS_VISIBILITY_TIMEOUT"])
+
+    victim = cluster.worker("victim", concurrency=2)
+    wait_for("the victim's pool", lambda: len(children_of(victim.pid)) == 2, cluster)
+    send_fetches(cluster, urls[:2])
+    wait_for(
+        "both fetches in flight",
+        lambda: sum(timeline.in_flight(f"/news/held-{i}") for i in range(2)) == 2,
+        cluster,
+    )
+    killed_at = time.monotonic()
+    cluster.signal("victim", signal.SIGKILL)  # the main process only, as the OOM killer might
+    cluster.worker("rescuer", concurrency=1)
+    send_fetches(cluster, urls[2:])  # new work is not held up meanwhile
+    wait_for("the new work", lambda: len(versions_of(archive, urls[2])) == 1, cluster)
+
+    wait_for(
+        "the lost tasks redelivered and archived",
+        lambda: all(len(versions_of(archive, u)) == 1 for u in urls[:2])
+        and all(timeline.count(f"/news/held-{i}") >= 2 for i in range(2)),
+        cluster,
+        timeout=visibility + 30,
+    )
+    for i, url in enumerate(urls[:2]):
+        first, second = sorted(timeline.spans[f"/news/held-{i}"])[:2]
+        # Redelivered, not re-sent at once: only after the message's visibility timeout.
+        assert second[0] - first[0] >= visibility - 1.0
+        assert second[0] > killed_at
+        assert len(versions_of(archive, url)) == 1
+    time.sleep(2)
+    assert all(len(versions_of(archive, u)) == 1 for u in urls)
+    for url in urls:
+        article = archive.find_article(url)
+        assert article is not None and article.status == "active"
