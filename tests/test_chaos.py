@@ -38,7 +38,7 @@ from tests.cluster import (
     wait_for,
 )
 from tests.pages import article_html, paragraphs
-from tests.servers import RedisServer, children_of
+from tests.servers import RedisServer, children_of, rss_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 
@@ -205,14 +205,15 @@ def test_main_process_killed_its_tasks_come_back_after_the_visibility_timeout(
         body = article_html(
             title=f"Council holds item {i}", paragraphs=paragraphs(f"held item {i}"), canonical=url
         )
-        # The first answers outlast the kill; later ones are quick.
-        timed_page(site, path, body, timeline, delay=lambda n: 20.0 if n == 0 else 0.0)
+        # The first answers to the two doomed fetches outlast the kill; the rest are quick.
+        slow = i < 2
+        timed_page(site, path, body, timeline, delay=lambda n, slow=slow: 20.0 * (slow and n == 0))
         urls.append(url)
     track(archive, urls)
     visibility = float(CHAOS_ENV["EDITIONS_VISIBILITY_TIMEOUT"])
 
     victim = cluster.worker("victim", concurrency=2)
-    wait_for("the victim's pool", lambda: len(children_of(victim.pid)) == 2, cluster)
+    pool = wait_for("the victim's pool", lambda: children_of(victim.pid), cluster)
     send_fetches(cluster, urls[:2])
     wait_for(
         "both fetches in flight",
@@ -221,14 +222,19 @@ def test_main_process_killed_its_tasks_come_back_after_the_visibility_timeout(
     )
     killed_at = time.monotonic()
     cluster.signal("victim", signal.SIGKILL)  # the main process only, as the OOM killer might
+    # Its pool processes die with it (billiard's parent-death signal): no orphan
+    # goes on working unseen.
+    wait_for("the pool to die too", lambda: not any(rss_bytes(pid) for pid in pool), cluster)
     cluster.worker("rescuer", concurrency=1)
     send_fetches(cluster, urls[2:])  # new work is not held up meanwhile
     wait_for("the new work", lambda: len(versions_of(archive, urls[2])) == 1, cluster)
 
     wait_for(
         "the lost tasks redelivered and archived",
-        lambda: all(len(versions_of(archive, u)) == 1 for u in urls[:2])
-        and all(timeline.count(f"/news/held-{i}") >= 2 for i in range(2)),
+        lambda: (
+            all(len(versions_of(archive, u)) == 1 for u in urls[:2])
+            and all(timeline.count(f"/news/held-{i}") >= 2 for i in range(2))
+        ),
         cluster,
         timeout=visibility + 30,
     )

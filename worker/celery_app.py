@@ -85,6 +85,11 @@ def check_settings(settings: Settings) -> None:
         raise CeleryConfigError("FEEDS_QUEUE and ARTICLES_QUEUE must differ")
 
 
+def restore_sweep(visibility_timeout: int) -> int:
+    """Seconds between two sweeps for messages whose visibility timeout has passed."""
+    return max(1, min(60, visibility_timeout // 20))
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery configuration for these settings (checked first)."""
     check_settings(settings)
@@ -105,7 +110,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend": settings.RESULT_BACKEND or broker,
         "result_expires": int(settings.RESULT_EXPIRES),
         "result_extended": True,
-        "broker_transport_options": dict(redis_options),
+        "broker_transport_options": {
+            **redis_options,
+            # kombu looks for unacknowledged messages older than the visibility
+            # timeout only every interval x throttle seconds (100 s by default);
+            # look every twentieth of the timeout (1 to 60 s), so a dead worker's
+            # tasks come back soon after the timeout, not minutes later.
+            "unacked_restore_interval": restore_sweep(visibility),
+            "unacked_restore_throttle": 1,
+        },
         "result_backend_transport_options": dict(redis_options),
         "broker_connection_retry_on_startup": True,
         # Reconnect forever: a Redis restart must not end the worker.
