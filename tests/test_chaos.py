@@ -54,6 +54,7 @@ CHAOS_ENV = {
     "EDITIONS_REVISIT_TICK": "1",
     "EDITIONS_LEADER_LOCK_TTL": "3",
 }
+VISIBILITY = float(CHAOS_ENV["EDITIONS_VISIBILITY_TIMEOUT"])
 
 
 @pytest.fixture
@@ -194,23 +195,39 @@ def send_fetches(cluster: Cluster, urls: list[str]) -> None:
         probe.close()
 
 
+def held_articles(
+    site: LocalSite,
+    timeline: Timeline,
+    count: int,
+    *,
+    slow: int,
+    delay: float,
+    prefix: str = "held",
+) -> list[str]:
+    """``count`` article pages; the first answer of the first ``slow`` ones takes ``delay`` s."""
+    urls = []
+    for i in range(count):
+        path = f"/news/{prefix}-{i}"
+        url = site.url(path)
+        body = article_html(
+            title=f"Council holds item {i}",
+            paragraphs=paragraphs(f"{prefix} item {i}"),
+            canonical=url,
+        )
+        wait = delay if i < slow else 0.0
+        timed_page(site, path, body, timeline, delay=lambda n, wait=wait: wait if n == 0 else 0.0)
+        urls.append(url)
+    return urls
+
+
 def test_main_process_killed_its_tasks_come_back_after_the_visibility_timeout(
     site: LocalSite, cluster: Cluster, archive: Archive
 ) -> None:
     timeline = Timeline()
-    urls = []
-    for i in range(3):
-        path = f"/news/held-{i}"
-        url = site.url(path)
-        body = article_html(
-            title=f"Council holds item {i}", paragraphs=paragraphs(f"held item {i}"), canonical=url
-        )
-        # The first answers to the two doomed fetches outlast the kill; the rest are quick.
-        slow = i < 2
-        timed_page(site, path, body, timeline, delay=lambda n, slow=slow: 20.0 * (slow and n == 0))
-        urls.append(url)
+    # The first answers to the two doomed fetches outlast the kill; the rest are quick.
+    urls = held_articles(site, timeline, 3, slow=2, delay=20.0)
     track(archive, urls)
-    visibility = float(CHAOS_ENV["EDITIONS_VISIBILITY_TIMEOUT"])
+    visibility = VISIBILITY
 
     victim = cluster.worker("victim", concurrency=2)
     pool = wait_for("the victim's pool", lambda: children_of(victim.pid), cluster)
@@ -249,3 +266,36 @@ def test_main_process_killed_its_tasks_come_back_after_the_visibility_timeout(
     for url in urls:
         article = archive.find_article(url)
         assert article is not None and article.status == "active"
+
+
+def test_sigterm_mid_task_finishes_the_running_tasks_and_leaves_the_rest_queued(
+    site: LocalSite, cluster: Cluster, archive: Archive, private_redis: RedisServer
+) -> None:
+    timeline = Timeline()
+    urls = held_articles(site, timeline, 3, slow=2, delay=4.0)
+    track(archive, urls)
+    worker = cluster.worker("stopping", concurrency=2)
+    wait_for("the worker's pool", lambda: len(children_of(worker.pid)) == 2, cluster)
+    send_fetches(cluster, urls)
+    wait_for(
+        "two fetches in flight",
+        lambda: sum(timeline.in_flight(f"/news/held-{i}") for i in range(2)) == 2,
+        cluster,
+    )
+    delivered = time.monotonic()
+    assert timeline.count("/news/held-2") == 0  # the third waits in the queue
+    cluster.signal("stopping", signal.SIGTERM)  # what `docker compose stop` sends
+    # Warm shutdown: the running fetches finish and are archived, then the worker exits 0.
+    assert worker.wait(timeout=30) == 0, cluster.logs()
+    assert all(len(versions_of(archive, u)) == 1 for u in urls[:2])
+    assert "Warm shutdown" in cluster.log_of("stopping")
+    # The third never started and is not lost: still queued for the next worker.
+    assert len(versions_of(archive, urls[2])) == 0
+    assert private_redis.client().llen("articles") == 1
+    cluster.worker("next", concurrency=1)
+    wait_for("the queued fetch archived", lambda: len(versions_of(archive, urls[2])) == 1, cluster)
+    # Nothing was fetched twice: the finished tasks were acknowledged, so nothing
+    # comes back once their visibility timeout has passed.
+    time.sleep(max(0.0, delivered + VISIBILITY + 3 - time.monotonic()))
+    assert [timeline.count(f"/news/held-{i}") for i in range(3)] == [1, 1, 1]
+    assert all(len(versions_of(archive, u)) == 1 for u in urls)

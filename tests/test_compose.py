@@ -165,3 +165,29 @@ def test_dockerfile_installs_every_package() -> None:
         assert f"COPY {pattern.rstrip('*')} " in dockerfile, pattern
     assert "pip install ." in dockerfile
     assert "USER editions" in dockerfile
+
+
+def seconds_of(duration: str | int) -> float:
+    """A compose duration ('330s', '5m30s', '1h') in seconds."""
+    if isinstance(duration, int | float):
+        return float(duration)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us)", duration)
+    assert "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
+    scale = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def test_a_stopped_worker_has_time_to_finish_its_tasks(services: dict[str, dict[str, Any]]) -> None:
+    # `docker compose stop` sends SIGTERM (Celery's warm shutdown: running tasks
+    # finish), then SIGKILL after stop_grace_period. A task killed that way only
+    # comes back after the visibility timeout, so the grace period must outlast
+    # the longest a task may run: the hard time limit (which is above the soft one).
+    assert seconds_of("5m30s") == 330 and seconds_of("90s") == 90
+    workers = [s for s in own_services(services).values() if command_of(s)[3:4] == ["worker"]]
+    assert workers
+    for service in workers:
+        env = {k: str(v) for k, v in service["environment"].items()}
+        settings = Settings(environ=env)
+        grace = seconds_of(service["stop_grace_period"])
+        assert grace > settings.TASK_SOFT_TIME_LIMIT
+        assert grace > settings.TASK_TIME_LIMIT, (grace, settings.TASK_TIME_LIMIT)
