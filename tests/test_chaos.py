@@ -15,6 +15,7 @@ Marked slow: ``pytest -m slow`` (CI runs them on every change).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -299,3 +300,46 @@ def test_sigterm_mid_task_finishes_the_running_tasks_and_leaves_the_rest_queued(
     time.sleep(max(0.0, delivered + VISIBILITY + 3 - time.monotonic()))
     assert [timeline.count(f"/news/held-{i}") for i in range(3)] == [1, 1, 1]
     assert all(len(versions_of(archive, u)) == 1 for u in urls)
+
+
+def test_a_task_that_outlives_the_visibility_timeout_is_not_archived_twice(
+    site: LocalSite, cluster: Cluster, archive: Archive
+) -> None:
+    # The time limits keep a running task far below the visibility timeout; only a
+    # frozen worker (a paused VM or container, a swap storm) outlives it. Then
+    # Redis hands the message to another worker while the first still holds it.
+    timeline = Timeline()
+    (url,) = held_articles(site, timeline, 1, slow=1, delay=3.0)
+    track(archive, [url])
+    frozen = cluster.worker("frozen", concurrency=1)
+    wait_for("the worker's pool", lambda: children_of(frozen.pid), cluster)
+    send_fetches(cluster, [url])
+    wait_for("the fetch in flight", lambda: timeline.in_flight("/news/held-0") == 1, cluster)
+    cluster.signal("frozen", signal.SIGSTOP, group=True)
+    stopped_at = time.monotonic()
+    cluster.worker("other", concurrency=1)
+    wait_for(
+        "the second delivery, after the visibility timeout",
+        lambda: len(versions_of(archive, url)) == 1,
+        cluster,
+        timeout=VISIBILITY + 30,
+    )
+    assert timeline.count("/news/held-0") == 2
+    assert time.monotonic() - stopped_at >= VISIBILITY - 5
+    # The first delivery wakes up and finishes (or meets its hard time limit).
+    cluster.signal("frozen", signal.SIGCONT, group=True)
+    wait_for(
+        "the first delivery to end",
+        lambda: re.search(
+            r"fetch_article\[.*\] (succeeded|raised)|TimeLimitExceeded", cluster.log_of("frozen")
+        ),
+        cluster,
+        timeout=30,
+    )
+    time.sleep(1)
+    versions = versions_of(archive, url)
+    assert len(versions) == 1  # the second delivery stored nothing new
+    article = archive.find_article(url)
+    assert article is not None
+    assert article.status == "active" and article.failures == 0
+    assert frozen.poll() is None  # the frozen worker carries on
