@@ -19,7 +19,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from tests.cluster import (
     wait_for,
 )
 from tests.pages import article_html, paragraphs
-from tests.servers import RedisServer, children_of, rss_bytes
+from tests.servers import FaultProxy, RedisServer, children_of, rss_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 
@@ -343,3 +343,58 @@ def test_a_task_that_outlives_the_visibility_timeout_is_not_archived_twice(
     assert article is not None
     assert article.status == "active" and article.failures == 0
     assert frozen.poll() is None  # the frozen worker carries on
+
+
+# Longer than every clock the clients involved keep: Redis socket timeouts (10 s
+# for the leases and the leader lock, 30 s for Celery's broker connection), the
+# health checks (15 s), the leader lock (3 s here), the visibility timeout (15 s
+# here) and Celery's publish retries (10 tries over 37.5 s). An outage of 60 s
+# meets the same failures, only later; 40 s keeps the test near a minute.
+OUTAGE = 40.0
+
+
+def test_redis_unreachable_for_longer_than_every_timeout_loses_nothing(
+    site: LocalSite,
+    tmp_path: Path,
+    cluster: Cluster,
+    archive: Archive,
+    private_redis: RedisServer,
+    fault_proxy: Callable[[int], FaultProxy],
+) -> None:
+    proxy = fault_proxy(private_redis.port)
+    cluster.env["EDITIONS_BROKER_URL"] = f"redis://127.0.0.1:{proxy.port}/0"
+    topics = [f"the pier repairs part {i}" for i in range(8)]
+    urls, sources = newsroom(site, tmp_path, topics=topics)
+    for i, topic in enumerate(topics):
+        publish(site, f"story-{i}", f"Council decides on {topic}", paragraphs(topic), delay=1.5)
+    cluster.worker()
+    scheduler = cluster.scheduler(sources)
+    wait_for("articles registered by the poll", lambda: archive.count_articles() == 8, cluster)
+    wait_for(
+        "some work done and some still queued",
+        lambda: 1 <= sum(len(versions_of(archive, u)) for u in urls.values()) < 8,
+        cluster,
+    )
+    # A partition: nothing answers, nothing is refused; only timeouts tell.
+    proxy.pause("drop")
+    time.sleep(OUTAGE)
+    cluster.assert_alive()  # nobody gave up and exited
+    proxy.resume()
+    wait_for(
+        "every article archived after the outage",
+        lambda: all(len(versions_of(archive, u)) == 1 for u in urls.values()),
+        cluster,
+        timeout=90,
+    )
+    # Everything reconnected: the scheduler leads again and new work flows.
+    publish(site, "story-0", "Council halts the pier repairs", paragraphs("a new plan"))
+    wait_for(
+        "an edit archived after the outage",
+        lambda: len(versions_of(archive, urls[topics[0]])) == 2,
+        cluster,
+        timeout=60,
+    )
+    leader = private_redis.client().get("editions:scheduler:leader")
+    assert leader is not None and int(leader.decode().split(":")[1]) == scheduler.pid
+    assert all(len(versions_of(archive, u)) == 1 for u in list(urls.values())[1:])
+    assert archive.count_articles() == 8
