@@ -398,3 +398,99 @@ def test_redis_unreachable_for_longer_than_every_timeout_loses_nothing(
     assert leader is not None and int(leader.decode().split(":")[1]) == scheduler.pid
     assert all(len(versions_of(archive, u)) == 1 for u in list(urls.values())[1:])
     assert archive.count_articles() == 8
+
+
+# --- the database goes away ---------------------------------------------------------
+
+
+def through(proxy: FaultProxy, database_url: str) -> str:
+    """The same database URL, reaching the server through the proxy."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(database_url)
+    return url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+
+
+def consistency_problems(archive: Archive) -> list[str]:
+    """Rows that only make sense with others which are missing: the marks of a half write."""
+    import sqlalchemy as sa
+
+    checks = {
+        "article ahead of its versions": (
+            "select a.id from article a where a.latest_version <>"
+            " coalesce((select max(number) from version v where v.article_id = a.id), 0)"
+        ),
+        "version numbers with gaps": (
+            "select article_id from version group by article_id having max(number) <> count(*)"
+        ),
+        "latest version not indexed": (
+            "select a.id from article a join version v"
+            " on v.article_id = a.id and v.number = a.latest_version"
+            " left join article_search s on s.article_id = a.id and s.version_id = v.id"
+            " where s.article_id is null"
+        ),
+        "version without its capture": (
+            "select v.id from version v left join capture c on c.sha256 = v.capture_sha256"
+            " where v.capture_sha256 is not null and c.sha256 is null"
+        ),
+        "version without its fetch": (
+            'select v.id from version v left join "fetch" f on f.id = v.fetch_id'
+            " where v.fetch_id is not null and f.id is null"
+        ),
+    }
+    problems = []
+    with archive.engine.connect() as conn:
+        for name, query in checks.items():
+            rows = conn.execute(sa.text(query)).all()
+            if rows:
+                problems.append(f"{name}: {rows}")
+    return problems
+
+
+def test_database_unreachable_mid_task_the_task_retries_and_leaves_no_partial_rows(
+    site: LocalSite,
+    cluster: Cluster,
+    archive: Archive,
+    pg_url: str,
+    fault_proxy: Callable[[int], FaultProxy],
+) -> None:
+    import sqlalchemy as sa
+
+    proxy = fault_proxy(sa.make_url(pg_url).port or 5432)
+    cluster.env["EDITIONS_DATABASE_URL"] = through(proxy, pg_url)
+    cluster.env["EDITIONS_TASK_MAX_RETRIES"] = "10"
+    timeline = Timeline()
+    (url,) = held_articles(site, timeline, 1, slow=1, delay=3.0)
+    track(archive, [url])
+    worker = cluster.worker(concurrency=1)
+    wait_for("the worker's pool", lambda: children_of(worker.pid), cluster)
+    wait_for("the worker connected to Postgres", lambda: proxy.connections > 0, cluster)
+    # No scheduler: if the task gave up, nothing would ever send it again.
+    send_fetches(cluster, [url])
+    wait_for("the fetch in flight", lambda: timeline.in_flight("/news/held-0") == 1, cluster)
+    proxy.pause("refuse")  # Postgres is gone: open connections reset, new ones refused
+    wait_for("the fetch answered", lambda: timeline.in_flight("/news/held-0") == 0, cluster)
+    time.sleep(5)  # the task meets the dead database and backs off, perhaps more than once
+    assert len(versions_of(archive, url)) == 0
+    proxy.resume()
+    wait_for("the retried fetch archived", lambda: len(versions_of(archive, url)) == 1, cluster)
+    assert timeline.count("/news/held-0") >= 2  # the page was fetched again by the retry
+    assert "Retry in" in cluster.log_of("worker")
+    article = archive.find_article(url)
+    assert article is not None
+    assert article.status == "active" and article.latest_version == 1
+    assert article.deliveries == 0
+    assert consistency_problems(archive) == []
+
+
+def test_the_consistency_check_sees_a_half_write(archive: Archive) -> None:
+    import sqlalchemy as sa
+
+    url = "http://news.example/half"
+    track(archive, [url])
+    assert consistency_problems(archive) == []
+    with archive.engine.begin() as conn:
+        conn.execute(sa.text("update article set latest_version = 1"))
+    article = archive.find_article(url)
+    assert article is not None
+    assert consistency_problems(archive) == [f"article ahead of its versions: [({article.id},)]"]

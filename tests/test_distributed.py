@@ -235,3 +235,37 @@ def test_a_bad_source_message_fails_clearly(tasks: Any) -> None:
     assert isinstance(outcome.result, SourcesError)
     assert "field 'url'" in str(outcome.result)
     assert client.exists(key) == 0  # the lease is released, the next period polls again
+
+
+def test_only_an_unreachable_database_is_worth_a_quick_retry(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    from worker.tasks import database_unreachable
+
+    def error_of(url: str, query: str) -> sa.exc.DBAPIError:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text(query))
+        except sa.exc.DBAPIError as exc:
+            return exc
+        finally:
+            engine.dispose()
+        raise AssertionError(f"{query!r} did not fail")
+
+    nobody = sa.make_url(postgres_server_url).set(port=free_port())
+    refused = error_of(nobody.render_as_string(hide_password=False), "select 1")
+    assert database_unreachable(refused)
+    # Errors about the query itself fail the same way on every retry.
+    too_long = error_of(
+        postgres_server_url,
+        "select to_tsvector('simple', string_agg(md5(i::text), ' ')) from generate_series(1, 60000) i",
+    )
+    assert isinstance(too_long, sa.exc.OperationalError) and not database_unreachable(too_long)
+    assert not database_unreachable(error_of(postgres_server_url, "select 1/0"))
+    assert not database_unreachable(
+        error_of(f"sqlite:///{tmp_path / 'x.db'}", "select * from nothing")
+    )
+    assert not database_unreachable(ValueError("not a database error"))
