@@ -20,6 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from tests.cluster import (
     versions_of,
     wait_for,
 )
-from tests.pages import article_html, paragraphs
+from tests.pages import article_html, paragraphs, rss
 from tests.servers import FaultProxy, RedisServer, children_of, rss_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
@@ -178,8 +179,6 @@ def test_redis_restarted_twice_within_three_seconds_loses_nothing(
 
 def track(archive: Archive, urls: list[str]) -> None:
     """Register articles as a poll would: tracked and due now."""
-    from datetime import UTC, datetime
-
     now = datetime.now(UTC)
     archive.track_articles(urls, source=None, seen_at=now, next_check_at=now)
 
@@ -494,3 +493,68 @@ def test_the_consistency_check_sees_a_half_write(archive: Archive) -> None:
     article = archive.find_article(url)
     assert article is not None
     assert consistency_problems(archive) == [f"article ahead of its versions: [({article.id},)]"]
+
+
+# --- the scheduler ------------------------------------------------------------------
+
+
+def test_scheduler_down_for_three_intervals_catches_up_once_per_source(
+    site: LocalSite, tmp_path: Path, cluster: Cluster, archive: Archive
+) -> None:
+    # Sources are polled at most once a minute, so the downtime is made the way the
+    # scheduler itself would see it: its only memory across a restart is the
+    # archive's record of each source's last and next poll, moved 3.5 intervals back.
+    import sqlalchemy as sa
+
+    feeds = {}
+    for name in ("north", "south"):
+        topics = [f"the {name} quay lights", f"the {name} slipway"]
+        for i, topic in enumerate(topics):
+            publish(site, f"{name}-{i}", f"Council decides on {topic}", paragraphs(topic))
+        site.add(
+            f"/{name}.xml",
+            rss([(t, site.url(f"/news/{name}-{i}")) for i, t in enumerate(topics)]),
+            content_type="application/rss+xml",
+        )
+        feeds[name] = f"/{name}.xml"
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        "".join(
+            f'[[source]]\nname = "{name}"\nurl = "{site.url(path)}"\nkind = "feed"\nevery = "1m"\n\n'
+            for name, path in feeds.items()
+        )
+    )
+    cluster.worker()
+    cluster.scheduler(sources)
+    polls = lambda: {name: len(site.requests_for(path)) for name, path in feeds.items()}  # noqa: E731
+    wait_for("the first polls", lambda: polls() == {"north": 1, "south": 1}, cluster)
+    wait_for("the articles archived", lambda: archive.count_versions() == 4, cluster)
+    assert cluster.stop("scheduler") == 0
+
+    every = timedelta(minutes=1)
+    with archive.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "update source set last_polled_at = last_polled_at - :back,"
+                " next_poll_at = next_poll_at - :back"
+            ),
+            {"back": 3.5 * every},
+        )
+    before = {s.name: s.next_poll_at for s in archive.sources()}
+    assert all(
+        when < datetime.now(UTC) - 2 * every for when in before.values()
+    )  # three runs missed
+
+    cluster.scheduler(sources, name="scheduler-again")
+    wait_for("the catch-up polls", lambda: polls() == {"north": 2, "south": 2}, cluster)
+    caught_up = time.monotonic()
+    # However many runs were missed, one catch-up each; the next is an interval away.
+    time.sleep(5)
+    assert polls() == {"north": 2, "south": 2}
+    # Sent once by the scheduler, not sent thrice and deduplicated by the lease.
+    assert "still queued" not in cluster.log_of("scheduler-again")
+    for source in archive.sources():
+        assert source.next_poll_at is not None
+        ahead = source.next_poll_at - datetime.now(UTC)
+        assert every - timedelta(seconds=10 + time.monotonic() - caught_up) < ahead <= every
+    assert archive.count_versions() == 4
