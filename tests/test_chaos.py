@@ -14,6 +14,7 @@ Marked slow: ``pytest -m slow`` (CI runs them on every change).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -558,3 +559,41 @@ def test_scheduler_down_for_three_intervals_catches_up_once_per_source(
         ahead = source.next_poll_at - datetime.now(UTC)
         assert every - timedelta(seconds=10 + time.monotonic() - caught_up) < ahead <= every
     assert archive.count_versions() == 4
+
+
+def test_overlapping_ticks_do_no_double_work(
+    site: LocalSite, tmp_path: Path, cluster: Cluster, archive: Archive
+) -> None:
+    # A revisit tick every 0.2 s while each fetch takes 0.5 s and the work of one
+    # round (24 articles on two processes) outlasts the revisit interval of 4 s:
+    # every tick finds articles that are queued, in flight or just finished.
+    interval = 4.0
+    cluster.env["EDITIONS_REVISIT_SCHEDULE"] = f"86400:{interval:g}"
+    cluster.env["EDITIONS_REVISIT_TICK"] = "0.2"
+    timeline = Timeline()
+    topics = [f"the breakwater survey part {i}" for i in range(24)]
+    urls, sources = newsroom(site, tmp_path, topics=topics)
+    for i, topic in enumerate(topics):
+        body = article_html(
+            title=f"Council decides on {topic}", paragraphs=paragraphs(topic), canonical=urls[topic]
+        )
+        timed_page(site, f"/news/story-{i}", body, timeline, delay=0.5)
+    cluster.worker()
+    cluster.scheduler(sources)
+    wait_for(
+        "every article archived",
+        lambda: all(len(versions_of(archive, u)) == 1 for u in urls.values()),
+        cluster,
+    )
+    time.sleep(2 * interval + 1)
+    cluster.stop("scheduler")
+    cluster.stop("worker")
+
+    assert timeline.overlaps() == {}  # never two fetches of one article at once
+    for i in range(len(topics)):
+        starts = [begin for begin, _ in sorted(timeline.spans[f"/news/story-{i}"])]
+        assert len(starts) >= 2, f"story-{i} was not revisited"
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        # A fetch only when due: never again before its interval has passed.
+        assert min(gaps) > interval - 1.0, (f"story-{i}", gaps)
+    assert all(len(versions_of(archive, u)) == 1 for u in urls.values())

@@ -204,6 +204,24 @@ def test_a_finished_delivery_is_cleared_and_releases_its_lease(site: LocalSite, 
     assert tasks.enqueue_fetch(url, source=None, client=client, settings=Settings()) is False
 
 
+def test_a_fetch_sent_by_an_overlapping_tick_does_no_work(site: LocalSite, tasks: Any) -> None:
+    url = publish(site, "ticked", "Council decides on ticks", paragraphs("ticks"))
+    archive, article = track(tasks, url)
+    # A revisit tick reads the due set...
+    assert [a.canonical_url for a in archive.due_articles(datetime_now(), 10)] == [url]
+    # ...meanwhile the fetch an earlier tick sent runs and releases its lease...
+    assert tasks.fetch_article.apply(args=[url]).get()["action"] == "new"
+    client = tasks.worker_state().redis
+    assert client.exists(tasks.lease_key("article", url)) == 0
+    # ...so the tick sends the article it read as due once more. It is not due now.
+    again = tasks.fetch_article.apply(args=[url]).get()
+    assert again["action"] == "not_due"
+    assert len(site.requests_for("/news/ticked")) == 1  # not fetched twice
+    assert len(archive.versions(article.id)) == 1
+    assert archive.get_article(article.id).deliveries == 0
+    assert client.exists(tasks.lease_key("article", url)) == 0
+
+
 def test_a_backed_off_host_is_left_alone(site: LocalSite, tasks: Any) -> None:
     url = publish(site, "later", "Council decides on later", paragraphs("later"))
     archive, article = track(tasks, url)

@@ -19,7 +19,7 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -358,6 +358,16 @@ def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, 
     retrying = False
     try:
         article = archive.find_article(url)
+        if article is not None and self.request.retries == 0 and not _still_due(article, settings):
+            # Sent from a due set read before the last fetch finished (an
+            # overlapping tick), or delivered again after it: nothing to do.
+            log.info(
+                "%s: checked since this fetch was sent; not due until %s",
+                url,
+                article.next_check_at,
+            )
+            article = None  # this delivery counts for nothing
+            return {"url": url, "action": "not_due", "outcome": None}
         if article is not None and article.id is not None:
             deliveries = archive.record_delivery(article.id)
             if deliveries > int(settings.MAX_DELIVERIES):
@@ -390,6 +400,15 @@ def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, 
         if article is not None and article.id is not None:
             _clear_deliveries(archive, article.id)
         _release(state, key, keep_for=int(settings.VISIBILITY_TIMEOUT) if retrying else 0)
+
+
+def _still_due(article: Any, settings: Settings) -> bool:
+    """Whether a tracked article is (within one revisit tick) due for a fetch."""
+    if article.status != "active" or article.next_check_at is None:
+        return False
+    # A tick early is close enough: the next tick would send it anyway.
+    soon = datetime.now(UTC) + timedelta(seconds=float(settings.REVISIT_TICK))
+    return bool(article.next_check_at <= soon)
 
 
 def _poisoned(state: WorkerState, article_id: int, url: str, deliveries: int) -> dict[str, Any]:
