@@ -4,9 +4,12 @@ command it runs exists in this project."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
+import time
 import tomllib
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +40,16 @@ def own_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
 
 
 def test_the_stack_is_complete(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {"redis", "postgres", "migrate", "worker", "scheduler", "flower"}
-    assert set(own_services(services)) == {"migrate", "worker", "scheduler", "flower"}
+    assert set(services) == {
+        "redis",
+        "postgres",
+        "migrate",
+        "worker",
+        "feeds",
+        "scheduler",
+        "flower",
+    }
+    assert set(own_services(services)) == {"migrate", "worker", "feeds", "scheduler", "flower"}
     assert (ROOT / "Dockerfile").is_file()
 
 
@@ -59,7 +70,7 @@ def test_health_checks_volumes_and_restart_policies(
 
 def test_services_start_in_order(services: dict[str, dict[str, Any]]) -> None:
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in ("worker", "scheduler"):
+    for name in ("worker", "feeds", "scheduler"):
         depends = services[name]["depends_on"]
         assert depends["redis"]["condition"] == "service_healthy"
         assert depends["migrate"]["condition"] == "service_completed_successfully"
@@ -76,11 +87,87 @@ def test_flower_needs_basic_auth_from_the_environment(services: dict[str, dict[s
     flower = services["flower"]
     auth = flower["environment"]["FLOWER_BASIC_AUTH"]
     assert re.fullmatch(r"\$\{FLOWER_BASIC_AUTH:\?.+\}", auth), auth  # required, no default
+    # Read-only unless the operator says otherwise.
+    assert flower["environment"]["FLOWER_READ_ONLY"] == "${FLOWER_READ_ONLY:-true}"
+    # Published on the host's loopback only; the hardened launcher (tested with a
+    # real Flower in test_distributed.py) puts every endpoint behind the auth.
     assert flower["ports"] == ["127.0.0.1:5555:5555"]
-    # Flower reads FLOWER_<OPTION> variables; basic_auth must be one of its options.
+    assert command_of(flower)[:3] == ["python", "-m", "worker.flower"]
+    assert flower["healthcheck"]["test"] == [
+        "CMD",
+        "python",
+        "-m",
+        "worker.flower",
+        "--healthcheck",
+    ]
+    # Flower reads FLOWER_<OPTION> variables; these must be its options.
     from flower.options import default_options
 
-    assert "basic_auth" in default_options
+    assert all(o in default_options for o in ("basic_auth", "read_only", "port", "address"))
+
+
+def test_redis_needs_a_password_and_never_evicts(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    redis_service = services["redis"]
+    argv = command_of(redis_service)
+    password = argv[argv.index("--requirepass") + 1]
+    assert re.fullmatch(r"\$\{REDIS_PASSWORD:\?.+\}", password), password  # required
+    assert argv[argv.index("--maxmemory-policy") + 1] == "noeviction"
+    # redis-cli (the health check) reads the password from REDISCLI_AUTH.
+    assert redis_service["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD")
+    # Every Celery URL carries it.
+    for name, service in own_services(services).items():
+        url = service["environment"]["EDITIONS_BROKER_URL"]
+        assert re.fullmatch(r"redis://:\$\{REDIS_PASSWORD:\?.+\}@redis:6379/0", url), (name, url)
+
+    # The same command line, run by a real redis-server here (on a free port).
+    import redis as redis_client
+
+    from tests.servers import free_port
+
+    secret = "t" + uuid.uuid4().hex
+    port = free_port()
+    real = [secret if arg == password else arg for arg in argv]
+    real += ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    if shutil.which("redis-server") is None:
+        from tests.conftest import _missing
+
+        _missing("redis-server", "needed to run compose's Redis command")
+    server = subprocess.Popen(real, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        anonymous = redis_client.Redis(port=port, socket_timeout=2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                anonymous.ping()
+            except redis_client.AuthenticationError:
+                break  # up, and refusing us
+            except redis_client.ResponseError as exc:
+                assert "NOAUTH" in str(exc)
+                break
+            except redis_client.ConnectionError:
+                assert time.monotonic() < deadline, "compose's redis-server did not start"
+                time.sleep(0.1)
+            else:
+                raise AssertionError("redis answered without the password")
+        with redis_client.Redis.from_url(f"redis://:{secret}@127.0.0.1:{port}/0") as client:
+            assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+        anonymous.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_polls_have_workers_of_their_own(services: dict[str, dict[str, Any]]) -> None:
+    settings = Settings()
+    queues = {}
+    for name, service in own_services(services).items():
+        argv = command_of(service)
+        if argv[:4] == ["celery", "-A", "worker", "worker"]:
+            queues[name] = argv[argv.index("-Q") + 1].split(",")
+            assert "-E" in argv, f"{name}: task events off"  # Flower sees every task
+    assert queues == {"feeds": [settings.FEEDS_QUEUE], "worker": [settings.ARTICLES_QUEUE]}
 
 
 def test_all_services_share_one_configuration(services: dict[str, dict[str, Any]]) -> None:
@@ -90,7 +177,7 @@ def test_all_services_share_one_configuration(services: dict[str, dict[str, Any]
         for key in env:
             if key.startswith("EDITIONS_"):
                 assert key.removeprefix("EDITIONS_") in names, f"{name}: unknown setting {key}"
-        assert env["EDITIONS_BROKER_URL"].startswith("redis://redis:")
+        assert env["EDITIONS_BROKER_URL"].startswith("redis://:${REDIS_PASSWORD")
         assert env["EDITIONS_DATABASE_URL"].startswith("postgresql+psycopg://")
 
 
@@ -119,16 +206,20 @@ def test_celery_commands_exist(services: dict[str, dict[str, Any]]) -> None:
     checked = 0
     for name, service in own_services(services).items():
         argv = command_of(service)
-        if argv[0] != "celery":
+        if argv[:3] == ["python", "-m", "worker.flower"]:
+            argv = ["celery", "-A", "worker", "flower"]  # what the launcher runs
+            launcher = [str(BIN / "python"), "-m", "worker.flower", "--help"]
+        elif argv[0] == "celery":
+            launcher = [str(BIN / "celery"), *argv[1:4], "--help"]
+        else:
             continue
         assert argv[1:3] == ["-A", "worker"], name
-        if "-Q" in argv:
-            queues = argv[argv.index("-Q") + 1].split(",")
-            assert sorted(queues) == sorted([settings.FEEDS_QUEUE, settings.ARTICLES_QUEUE])
+        for queue in argv[argv.index("-Q") + 1].split(",") if "-Q" in argv else []:
+            assert queue in {settings.FEEDS_QUEUE, settings.ARTICLES_QUEUE}, (name, queue)
         # The real command line, asked for its help: the app imports and the
         # subcommand (worker, flower) exists.
         done = subprocess.run(
-            [str(BIN / "celery"), *argv[1:4], "--help"],
+            launcher,
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -137,7 +228,7 @@ def test_celery_commands_exist(services: dict[str, dict[str, Any]]) -> None:
         )
         assert done.returncode == 0, f"{name}: {argv}\n{done.stdout}\n{done.stderr}"
         checked += 1
-    assert checked == 2  # worker and flower
+    assert checked == 3  # worker, feeds and flower
 
 
 def test_the_celery_app_is_found_as_worker_app() -> None:

@@ -68,12 +68,10 @@ def test_workers_and_scheduler_archive_edit_and_search(
     port = free_port()
     cluster.start(
         "flower",
-        str(BIN / "celery"),
-        "-A",
-        "worker",
-        "flower",
+        str(BIN / "python"),
+        "-m",
+        "worker.flower",
         f"--port={port}",
-        "--address=127.0.0.1",
         # As in compose.yaml: the credentials come from the environment.
         env={"FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{FLOWER_PASSWORD}"},
     )
@@ -287,3 +285,235 @@ def test_only_an_unreachable_database_is_worth_a_quick_retry(
         error_of(f"sqlite:///{tmp_path / 'x.db'}", "select * from nothing")
     )
     assert not database_unreachable(ValueError("not a database error"))
+
+
+# --- Flower ----------------------------------------------------------------------
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses a TCP port is listened on, from /proc/net/tcp{,6}."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                address, port_hex = fields[1].rsplit(":", 1)
+                if int(port_hex, 16) == port and fields[3] == "0A":  # LISTEN
+                    found.add(address)
+    return found
+
+
+def http(
+    port: int, path: str, *, auth: str | None = None, method: str = "GET"
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method, data=b"{}" if method == "POST" else None
+    )
+    if auth is not None:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    if method == "POST":
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except urllib.error.URLError:
+        return 0, b""  # nobody listening (yet)
+
+
+FLOWER_PATHS = [
+    "/",
+    "/workers",
+    "/tasks",
+    "/broker",
+    "/api/workers",
+    "/api/tasks",
+    "/api/queues/length",
+    "/metrics",
+    "/healthcheck",
+]
+
+
+def test_flower_is_closed_by_default(tmp_path: Path, redis_url: str) -> None:
+    import subprocess
+
+    from tests.cluster import ROOT
+
+    credentials = f"{FLOWER_USER}:{FLOWER_PASSWORD}"
+    cluster = Cluster(tmp_path, base_env(redis_url, f"sqlite:///{tmp_path / 'unused.db'}"))
+    port = free_port()
+    try:
+        # The README's command, minus the port: no address given.
+        cluster.start(
+            "flower",
+            str(BIN / "python"),
+            "-m",
+            "worker.flower",
+            f"--port={port}",
+            env={"FLOWER_BASIC_AUTH": credentials},
+        )
+        wait_for(
+            "Flower to answer",
+            lambda: http(port, "/healthcheck", auth=credentials)[0] == 200,
+            cluster,
+        )
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
+
+        for path in FLOWER_PATHS:
+            assert http(port, path)[0] == 401, path
+            assert http(port, path, auth=f"{FLOWER_USER}:wrong")[0] == 401, path
+        assert http(port, "/healthcheck", auth=credentials) == (200, b"OK")
+        status, metrics = http(port, "/metrics", auth=credentials)
+        assert status == 200 and b"flower_events_total" in metrics
+
+        # Read-only: an authenticated user can look but not run, revoke or stop anything.
+        client = redis.Redis.from_url(redis_url)
+        for path in (
+            "/api/task/async-apply/editions.fetch_article",
+            "/api/task/send-task/editions.fetch_article",
+            "/api/task/apply/editions.revisit_due",
+            "/api/task/revoke/0",
+            "/api/worker/shutdown/anyone@anywhere",
+            "/api/worker/pool/restart/anyone@anywhere",
+        ):
+            assert http(port, path, auth=credentials, method="POST")[0] == 403, path
+        assert client.llen("articles") == client.llen("feeds") == 0
+        client.close()
+
+        # compose's health check: the same command, with the same credentials.
+        def healthcheck(auth: str) -> int:
+            return subprocess.run(
+                [str(BIN / "python"), "-m", "worker.flower", "--healthcheck"],
+                cwd=ROOT,
+                env={**cluster.env, "FLOWER_PORT": str(port), "FLOWER_BASIC_AUTH": auth},
+                capture_output=True,
+                timeout=60,
+                check=False,
+            ).returncode
+
+        assert healthcheck(credentials) == 0
+        assert healthcheck(f"{FLOWER_USER}:wrong") == 1
+    finally:
+        cluster.stop_all()
+
+    # Without credentials it does not start at all.
+    bare = subprocess.run(
+        [str(BIN / "python"), "-m", "worker.flower", f"--port={free_port()}"],
+        cwd=ROOT,
+        env={k: v for k, v in cluster.env.items() if not k.startswith("FLOWER_")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bare.returncode != 0
+    assert "refusing to start without authentication" in bare.stderr + bare.stdout
+
+
+def test_flower_defaults_give_way_to_explicit_options() -> None:
+    from worker.flower import flower_argv
+
+    assert flower_argv(["--port=5555"], {}) == [
+        "celery",
+        "-A",
+        "worker",
+        "flower",
+        "--port=5555",
+        "--address=127.0.0.1",
+        "--read_only=true",
+    ]
+    explicit = flower_argv(["--address=0.0.0.0", "--read-only=false"], {})
+    assert explicit[4:] == ["--address=0.0.0.0", "--read-only=false"]
+    assert flower_argv([], {"FLOWER_ADDRESS": "0.0.0.0", "FLOWER_READ_ONLY": "false"})[4:] == []
+
+
+# --- polls are never starved -------------------------------------------------------
+
+
+def readme_worker_commands() -> list[list[str]]:
+    """The ``celery -A worker worker`` command lines of the README's distributed mode."""
+    import shlex
+
+    from tests.cluster import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Distributed mode") : text.index("## Configuration")]
+    commands = []
+    for line in section.splitlines():
+        if line.strip().startswith("celery -A worker worker"):
+            commands.append(shlex.split(line.split("  #", 1)[0]))
+    return commands
+
+
+def test_slow_pages_never_delay_a_poll(
+    site: LocalSite, tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    import threading
+
+    from tests.cluster import Timeline, timed_page
+    from tests.pages import article_html, rss
+    from worker.celery_app import TASK_FETCH_ARTICLE, TASK_POLL_SOURCE, create_app
+
+    commands = readme_worker_commands()
+    assert commands
+    cluster = Cluster(tmp_path, base_env(redis_url, pg_url))
+    archive = Archive(pg_url, settings=Settings(), migrate=False)
+    gate = threading.Event()  # holds every article page until the poll is done
+    try:
+        articles_concurrency = 0
+        for number, argv in enumerate(commands):
+            queues = argv[argv.index("-Q") + 1].split(",")
+            if "-n" in argv:  # the README's node names, made unique for this test
+                argv[argv.index("-n") + 1] = f"n{number}-{uuid.uuid4().hex[:6]}@%h"
+            cluster.start(f"worker-{number}", str(BIN / "celery"), *argv[1:])
+            if "articles" in queues:
+                articles_concurrency += int(argv[argv.index("--concurrency") + 1])
+        # As many slow pages as the article workers have processes: all of them busy.
+        timeline = Timeline()
+        urls = []
+        for i in range(articles_concurrency):
+            path = f"/news/slow-{i}"
+            body = article_html(
+                title=f"Council weighs slow item {i}",
+                paragraphs=paragraphs(f"slow item {i}"),
+                canonical=site.url(path),
+            )
+            timed_page(site, path, body, timeline, gate=gate)
+            urls.append(site.url(path))
+        fresh = publish(site, "fresh", "Council decides on the fresh item", paragraphs("fresh"))
+        site.add("/feed.xml", rss([("fresh", fresh)]), content_type="application/rss+xml")
+        probe = create_app(Settings(environ=cluster.env))
+        try:
+            for url in urls:
+                probe.send_task(TASK_FETCH_ARTICLE, args=[url], kwargs={"source": None})
+            wait_for(
+                "every article process busy with a slow page",
+                lambda: (
+                    sum(timeline.in_flight(f"/news/slow-{i}") for i in range(len(urls)))
+                    == len(urls)
+                ),
+                cluster,
+            )
+            source = {"name": "gazette", "url": site.url("/feed.xml"), "kind": "feed", "every": 600}
+            probe.send_task(TASK_POLL_SOURCE, args=[source])
+        finally:
+            probe.close()
+
+        def polled() -> bool:
+            state = archive.get_source("gazette")
+            return state is not None and state.last_polled_at is not None
+
+        wait_for("the poll, while every article process is busy", polled, cluster, timeout=30)
+        assert archive.find_article(fresh) is not None  # the poll registered its link
+        assert sum(timeline.in_flight(f"/news/slow-{i}") for i in range(len(urls))) == len(urls)
+        gate.set()
+        wait_for(
+            "the slow pages archived",
+            lambda: all(versions_of(archive, u) for u in [*urls, fresh]),
+            cluster,
+        )
+    finally:
+        gate.set()
+        cluster.stop_all()
+        archive.close()
