@@ -597,3 +597,104 @@ def test_overlapping_ticks_do_no_double_work(
         # A fetch only when due: never again before its interval has passed.
         assert min(gaps) > interval - 1.0, (f"story-{i}", gaps)
     assert all(len(versions_of(archive, u)) == 1 for u in urls.values())
+
+
+# --- memory --------------------------------------------------------------------------
+
+
+class MemoryWatch:
+    """Samples the resident memory of a worker's main process and pool processes."""
+
+    def __init__(self, pid: int, every: float = 0.25) -> None:
+        self.pid = pid
+        self.every = every
+        self.main: list[int] = []
+        self.children: dict[int, int] = {}  # pid -> peak RSS
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            main = rss_bytes(self.pid)
+            if main is not None:
+                self.main.append(main)
+            for child in children_of(self.pid):
+                rss = rss_bytes(child)
+                if rss is not None:
+                    self.children[child] = max(rss, self.children.get(child, 0))
+
+
+def test_memory_stays_bounded_as_pool_processes_are_recycled(
+    site: LocalSite, cluster: Cluster, archive: Archive, record_property: Callable[[str, Any], None]
+) -> None:
+    # The shipped recycling (200 tasks per pool process) over 2,000 articles: each
+    # of the two pool slots is replaced five times. About 80 s on an idle machine.
+    count, per_child = 2000, 200
+    cluster.env["EDITIONS_WORKER_MAX_TASKS_PER_CHILD"] = str(per_child)
+    # One poll registers and sends two thousand fetches: more than 8 s on a busy machine.
+    cluster.env.update(
+        EDITIONS_TASK_SOFT_TIME_LIMIT="60",
+        EDITIONS_TASK_TIME_LIMIT="80",
+        EDITIONS_VISIBILITY_TIMEOUT="90",
+    )
+    cluster.env["EDITIONS_MAX_LINKS_PER_SOURCE"] = str(count)
+    items = []
+    for i in range(count):
+        topic = f"mooring {i} of the east basin"
+        url = publish(site, f"soak-{i}", f"Council renews {topic}", paragraphs(topic, n=2))
+        items.append((f"Council renews {topic}", url))
+    site.add("/soak.xml", rss(items), content_type="application/rss+xml")
+    # Two thousand INFO lines of results would only measure the log file.
+    worker = cluster.worker(concurrency=2, extra=["--loglevel", "WARNING"])
+    wait_for("the worker's pool", lambda: len(children_of(worker.pid)) == 2, cluster)
+
+    from worker.celery_app import TASK_POLL_SOURCE, create_app
+
+    source = {"name": "soak", "url": site.url("/soak.xml"), "kind": "feed", "every": 3600}
+    probe = create_app(settings_of(cluster))
+    with MemoryWatch(worker.pid) as watch:
+        try:
+            probe.send_task(TASK_POLL_SOURCE, args=[source])
+        finally:
+            probe.close()
+        wait_for(
+            "the feed's articles registered", lambda: archive.count_articles() == count, cluster
+        )
+        quarter = wait_for(
+            "a quarter archived",
+            lambda: archive.count_versions() >= count // 4 and len(watch.main),
+            cluster,
+            timeout=150,
+        )
+        main_at_quarter = watch.main[-1]
+        wait_for(
+            "every article archived",
+            lambda: archive.count_versions() == count,
+            cluster,
+            timeout=400,
+        )
+    assert quarter
+    mb = 1024 * 1024
+    record_property("soak pool processes", len(watch.children))
+    record_property("soak peak pool RSS MB", round(max(watch.children.values()) / mb, 1))
+    record_property(
+        "soak main RSS MB at 1/4 and end",
+        (round(main_at_quarter / mb, 1), round(watch.main[-1] / mb, 1)),
+    )
+    # Each pool process was replaced after its share of tasks: about count / per_child of them.
+    assert len(watch.children) >= count // per_child, sorted(watch.children)
+    # Bounded: no pool process grew past a generous ceiling (the README's figure for
+    # 10,000 pages in one process is ~310 MB), and the main process, which lives
+    # through all the recycling, did not grow with the work.
+    assert max(watch.children.values()) < 400 * mb, max(watch.children.values()) / mb
+    assert max(watch.main) < 300 * mb, max(watch.main) / mb
+    assert watch.main[-1] - main_at_quarter < 40 * mb, (main_at_quarter / mb, watch.main[-1] / mb)
+    assert archive.count_articles() == count
