@@ -632,6 +632,7 @@ class MemoryWatch:
                     self.children[child] = max(rss, self.children.get(child, 0))
 
 
+@pytest.mark.timeout(600)  # about 80 s alone; minutes on a machine shared with others
 def test_memory_stays_bounded_as_pool_processes_are_recycled(
     site: LocalSite, cluster: Cluster, archive: Archive, record_property: Callable[[str, Any], None]
 ) -> None:
