@@ -1,8 +1,9 @@
 """The Celery app of the distributed mode: Redis broker, safe defaults, two queues.
 
-``celery -A worker worker -Q feeds,articles`` runs it. Everything comes from
-the ``EDITIONS_*`` settings; :func:`celery_config` is a pure function of them so
-the relations between the limits can be checked without a broker.
+``celery -A worker worker -Q articles`` and ``celery -A worker worker -Q feeds``
+run it. Everything comes from the ``EDITIONS_*`` settings; :func:`celery_config`
+is a pure function of them so the relations between the limits can be checked
+without a broker.
 
 Why these defaults:
 
@@ -16,8 +17,9 @@ Why these defaults:
   to another worker) is far above the hard time limit plus the longest retry
   delay, or a slow task would be run twice at once.
 * Prefetch 1: a worker never sits on messages another idle worker could run.
-* Feed polls and article fetches have their own queues, so a backlog of
-  slow pages never delays the polls.
+* Feed polls and article fetches have their own queues, served by separate
+  workers (see the README and compose.yaml), so a backlog of slow pages never
+  delays the polls.
 """
 
 from __future__ import annotations
