@@ -131,7 +131,9 @@ def test_worker_killed_mid_fetch_is_redelivered_and_archived_once(
     article = archive.find_article(url)
     assert article is not None
     assert article.status == "active"
-    assert article.deliveries == 0  # the finished deliveries were cleared
+    cluster.stop("scheduler")
+    cluster.stop("worker")  # so no revisit is halfway through its delivery count
+    assert archive.find_article(url).deliveries == 0  # the finished deliveries were cleared
     assert archive.count_articles() == 1
 
 
@@ -479,7 +481,8 @@ def test_database_unreachable_mid_task_the_task_retries_and_leaves_no_partial_ro
     article = archive.find_article(url)
     assert article is not None
     assert article.status == "active" and article.latest_version == 1
-    assert article.deliveries == 0
+    # The task clears the count of its unfinished deliveries once it ends.
+    wait_for("the deliveries cleared", lambda: archive.find_article(url).deliveries == 0, cluster)
     assert consistency_problems(archive) == []
 
 
@@ -632,15 +635,17 @@ class MemoryWatch:
                     self.children[child] = max(rss, self.children.get(child, 0))
 
 
-@pytest.mark.timeout(600)  # about 80 s alone; minutes on a machine shared with others
+@pytest.mark.timeout(600)  # under a minute alone; minutes on a machine shared with others
 def test_memory_stays_bounded_as_pool_processes_are_recycled(
     site: LocalSite, cluster: Cluster, archive: Archive, record_property: Callable[[str, Any], None]
 ) -> None:
-    # The shipped recycling (200 tasks per pool process) over 2,000 articles: each
-    # of the two pool slots is replaced five times. About 80 s on an idle machine.
-    count, per_child = 2000, 200
+    # A thousand articles, each pool process replaced after 100 tasks: each of the
+    # two pool slots is replaced five times. About 45 s on an idle machine, 2,000
+    # articles took 7 minutes on this one shared with others (load 5 on 2 cores),
+    # too long for the slow run; raise ``count`` for a longer soak.
+    count, per_child = 1000, 100
     cluster.env["EDITIONS_WORKER_MAX_TASKS_PER_CHILD"] = str(per_child)
-    # One poll registers and sends two thousand fetches: more than 8 s on a busy machine.
+    # One poll registers and sends a thousand fetches: more than 8 s on a busy machine.
     cluster.env.update(
         EDITIONS_TASK_SOFT_TIME_LIMIT="60",
         EDITIONS_TASK_TIME_LIMIT="80",
@@ -653,7 +658,7 @@ def test_memory_stays_bounded_as_pool_processes_are_recycled(
         url = publish(site, f"soak-{i}", f"Council renews {topic}", paragraphs(topic, n=2))
         items.append((f"Council renews {topic}", url))
     site.add("/soak.xml", rss(items), content_type="application/rss+xml")
-    # Two thousand INFO lines of results would only measure the log file.
+    # A thousand INFO lines of results would only measure the log file.
     worker = cluster.worker(concurrency=2, extra=["--loglevel", "WARNING"])
     wait_for("the worker's pool", lambda: len(children_of(worker.pid)) == 2, cluster)
 
@@ -699,3 +704,32 @@ def test_memory_stays_bounded_as_pool_processes_are_recycled(
     assert max(watch.main) < 300 * mb, max(watch.main) / mb
     assert watch.main[-1] - main_at_quarter < 40 * mb, (main_at_quarter / mb, watch.main[-1] / mb)
     assert archive.count_articles() == count
+
+
+def test_a_late_soft_time_limit_signal_does_not_break_the_worker(
+    site: LocalSite, cluster: Cluster, archive: Archive
+) -> None:
+    # The soft time limit is a signal the main process sends to the pool process.
+    # When the main process is late (stalled on an unreachable Redis, say), it
+    # arrives after the task's body has ended, while the pool process writes the
+    # result back; the half-written message then made the main process exit with
+    # 'Unrecoverable error: UnicodeDecodeError'. Here the signal comes between tasks.
+    timeline = Timeline()
+    urls = held_articles(site, timeline, 2, slow=0, delay=0.0, prefix="late")
+    track(archive, urls)
+    worker = cluster.worker(concurrency=1)
+    (child,) = wait_for("the worker's pool", lambda: children_of(worker.pid), cluster)
+    send_fetches(cluster, urls[:1])
+    wait_for("the first fetch archived", lambda: versions_of(archive, urls[0]), cluster)
+    wait_for(
+        "the first task reported",
+        lambda: "succeeded" in cluster.log_of("worker"),
+        cluster,
+    )
+    os.kill(child, signal.SIGUSR1)  # the soft time limit, too late
+    time.sleep(1)
+    send_fetches(cluster, urls[1:])
+    wait_for("the second fetch archived", lambda: versions_of(archive, urls[1]), cluster)
+    assert children_of(worker.pid) == [child]  # the same pool process carried on
+    assert "SoftTimeLimitExceeded" not in cluster.log_of("worker")
+    assert "exited with" not in cluster.log_of("worker")

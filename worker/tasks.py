@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import logging
 import random
+import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from urllib.parse import urlsplit
 
 import redis
 import sqlalchemy as sa
+from billiard.pool import SIG_SOFT_TIMEOUT, soft_timeout_sighandler
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
 
 from editions.settings import Settings, get_settings
 from storage.archive import Archive, ArticleNotFoundError
@@ -157,6 +159,30 @@ def _close_at_exit(**_: Any) -> None:
     if _state is not None:
         _state.close()
         _state = None
+
+
+# The soft time limit is a signal (SIGUSR1) the main process sends to a pool
+# process. Sent late (the main process stalled, e.g. on an unreachable Redis), it
+# lands after the task's body has ended, while the pool process writes the
+# result back to the main process: billiard then writes a second message after
+# the half-written first, and the main process, unable to read them, exits with
+# 'Unrecoverable error'. Between tasks a soft time limit means nothing: ignore it.
+
+
+@task_postrun.connect
+def _ignore_soft_time_limit_between_tasks(**_: Any) -> None:
+    if SIG_SOFT_TIMEOUT is None or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(SIG_SOFT_TIMEOUT) is soft_timeout_sighandler:  # a pool process
+        signal.signal(SIG_SOFT_TIMEOUT, signal.SIG_IGN)
+
+
+@task_prerun.connect
+def _heed_soft_time_limit_during_a_task(**_: Any) -> None:
+    if SIG_SOFT_TIMEOUT is None or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(SIG_SOFT_TIMEOUT) is signal.SIG_IGN:  # ignored by the hook above
+        signal.signal(SIG_SOFT_TIMEOUT, soft_timeout_sighandler)
 
 
 # --- pure helpers --------------------------------------------------------------
