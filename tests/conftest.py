@@ -1,21 +1,25 @@
 """Shared fixtures: a real local HTTP site, the shared corpus, and real databases.
 
-Postgres and Redis are real servers. On a developer machine without them the
-tests that need them skip with a message; under CI (``CI=true``) a missing
-server is an error, so a skip can never hide it.
+Postgres and Redis are real servers. Postgres is the shared one (tests create
+and drop their own databases and schemas); Redis is a ``redis-server`` each
+session starts on a free port (see ``tests/servers.py``), so no test ever
+flushes or restarts a Redis someone else uses. On a developer machine without
+them the tests that need them skip with a message; under CI (``CI=true``) a
+missing server is an error, so a skip can never hide it.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from editions.demo.site import LocalSite
+from tests.servers import FaultProxy, RedisServer, ServerUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("EDITIONS_SHARED_DIR", ROOT.parent / "shared"))
@@ -25,7 +29,10 @@ SEED = SHARED / "seed" / "i24news-idlib-2018.txt"
 POSTGRES_URL = os.environ.get(
     "EDITIONS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("EDITIONS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Unset (the default), every session starts a private redis-server on a free port,
+# so tests never flush, stop or restart a Redis someone else uses. Set, it names a
+# Redis database handed over to the tests: they flush it.
+REDIS_URL = os.environ.get("EDITIONS_TEST_REDIS_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -88,16 +95,79 @@ def postgres_server_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_url() -> str:
+def pg_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh schema in the session's Postgres database, migrated like compose's migrate service."""
+    import sqlalchemy as sa
+
+    from storage.migrate import upgrade
+
+    schema = f"d_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(postgres_server_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'create schema "{schema}"'))
+    url = f"{postgres_server_url}?options=-csearch_path%3D{schema}"
+    upgrade(url)
+    yield url
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of this session's own, on a free port, stopped at the end."""
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    except ServerUnavailable as exc:
+        _missing("redis-server", str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server for one test, free to be stopped, killed or restarted on its port."""
+    try:
+        server = RedisServer(tmp_path / "redis").start()
+    except ServerUnavailable as exc:
+        _missing("redis-server", str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """An empty Redis database: the session's private server, or EDITIONS_TEST_REDIS_URL."""
+    url = REDIS_URL or request.getfixturevalue("redis_server").url(15)
     try:
         import redis
 
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
         client.ping()
         client.flushdb()
+        client.close()
     except Exception as exc:
-        _missing("Redis", f"{REDIS_URL}: {exc}")
-    return REDIS_URL
+        _missing("Redis", f"{url}: {exc}")
+    return url
+
+
+@pytest.fixture
+def fault_proxy() -> Iterator[Callable[[int], FaultProxy]]:
+    """Start TCP fault proxies in front of local ports; all closed after the test."""
+    proxies: list[FaultProxy] = []
+
+    def start(port: int) -> FaultProxy:
+        proxy = FaultProxy(port).start()
+        proxies.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        proxy.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

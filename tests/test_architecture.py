@@ -16,9 +16,10 @@ from editions.errors import EditionsError
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("editions", "worker", "schedules", "storage")
-# The public face may read the environment; the Celery entry point (worker.app,
-# built when `celery -A worker` asks for it) is the one process entry point below it.
-FACE = {"editions/api.py", "editions/cli.py", "worker/__init__.py"}
+# The public face may read the environment; below it only the process entry points
+# that Celery and Flower start by name: worker.app (built when `celery -A worker`
+# asks for it) and `python -m worker.flower`.
+FACE = {"editions/api.py", "editions/cli.py", "worker/__init__.py", "worker/flower.py"}
 FACE_DIRS = ("editions/demo/",)
 
 

@@ -36,11 +36,13 @@ EXPECTED = {
 }
 
 
-def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _bench(
+    *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bench", *args],
         cwd=ROOT,
-        env=dict(os.environ),
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -54,7 +56,8 @@ def test_quick_run_produces_every_figure(
     # The Postgres and Redis fixtures skip this (with a message) where those servers
     # are absent, and fail it under CI: the Postgres figures need a real server.
     out = tmp_path / "bench.json"
-    result = _bench("--quick", "--json", str(out))
+    # The bench flushes its Redis database: give it the test's private one.
+    result = _bench("--quick", "--json", str(out), env={"EDITIONS_BENCH_REDIS_URL": redis_url})
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(out.read_text(encoding="utf-8"))
     rows = {row["figure"]: row for row in data["rows"]}

@@ -55,6 +55,25 @@ def test_visibility_timeout_exceeds_longest_task_plus_longest_retry(
     assert config["result_backend_transport_options"]["visibility_timeout"] == visibility
 
 
+def test_a_dead_workers_messages_are_looked_for_soon_after_the_visibility_timeout(
+    config: dict,
+) -> None:
+    options = config["broker_transport_options"]
+    visibility = options["visibility_timeout"]
+    sweep = options["unacked_restore_interval"] * options["unacked_restore_throttle"]
+    assert sweep <= 60 and sweep <= visibility / 20  # kombu's default is 100 s
+    short = celery_config(
+        Settings.defaults(
+            broker_url=BROKER,
+            task_soft_time_limit=8,
+            task_time_limit=10,
+            task_retry_backoff_max=2,
+            visibility_timeout=15,
+        )
+    )["broker_transport_options"]
+    assert short["unacked_restore_interval"] * short["unacked_restore_throttle"] == 1
+
+
 def test_no_retry_countdown_reaches_the_visibility_timeout(settings: Settings) -> None:
     limit = settings.visibility_timeout - settings.task_time_limit
     worst = [retry_countdown(n, settings, rng=lambda: 1.0) for n in range(40)]

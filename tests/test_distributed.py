@@ -1,201 +1,52 @@
 """Distributed mode end to end: a real Celery worker (two processes), the scheduler,
-Flower, Redis and Postgres, archiving a local site.
+Flower, Redis and Postgres, archiving a local site; and the task guards.
 
-The chaos tests (a worker process killed mid-fetch, Redis restarted while work
-is queued) are marked slow: run them with ``pytest -m slow``.
+The chaos tests (processes killed, Redis and Postgres cut off) are in
+``test_chaos.py``, marked slow: run them with ``pytest -m slow``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-import sqlalchemy as sa
 
 from editions.api import Editions
-from editions.demo.site import LocalSite, Page
+from editions.demo.site import LocalSite
 from editions.settings import Settings
 from storage.archive import Archive
-from storage.migrate import upgrade
-from tests.pages import article_html, paragraphs, rss
+from tests.cluster import BIN, Cluster, base_env, newsroom, publish, versions_of, wait_for
+from tests.pages import paragraphs
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-TOPICS = ["the ferry timetable", "the harbour wall", "the lifeboat station"]
 FLOWER_USER, FLOWER_PASSWORD = "editor", "s3cret-" + uuid.uuid4().hex[:6]
 
 
 # --- helpers -------------------------------------------------------------------
 
 
-def wait_for(what: str, check: Callable[[], Any], cluster: Cluster, timeout: float = 60.0) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with the logs otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        cluster.assert_alive()
-        time.sleep(0.3)
-    pytest.fail(f"gave up waiting for {what}\n{cluster.logs()}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    """The processes of one test: workers, schedulers, Flower; logs kept in files."""
-
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
-        self.tmp_path = tmp_path
-        self.env = env
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.stopped: set[str] = set()
-
-    def start(
-        self, name: str, *argv: str, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
-        log = open(self.tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs[name] = proc
-        return proc
-
-    def worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
-        return self.start(
-            name,
-            str(BIN / "celery"),
-            "-A",
-            "worker",
-            "worker",
-            "--concurrency",
-            "2",
-            "-Q",
-            "feeds,articles",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--hostname",
-            f"{name}-{uuid.uuid4().hex[:6]}@%h",
-        )
-
-    def scheduler(self, sources: Path, name: str = "scheduler") -> subprocess.Popen[bytes]:
-        return self.start(name, str(BIN / "editions"), "-v", "--sources", str(sources), "scheduler")
-
-    def assert_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None and name not in self.stopped:
-                pytest.fail(f"{name} exited with {proc.returncode}\n{self.logs()}")
-
-    def stop(self, name: str) -> None:
-        proc = self.procs[name]
-        self.stopped.add(name)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
-
-    def logs(self, lines: int = 40) -> str:
-        out = []
-        for name in self.procs:
-            text = (self.tmp_path / f"{name}.log").read_text(errors="replace").splitlines()
-            out.append(f"--- {name} (last {lines} lines) ---\n" + "\n".join(text[-lines:]))
-        return "\n".join(out)
-
-
-@pytest.fixture
-def pg_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh schema in the session's Postgres database, migrated like compose's migrate service."""
-    schema = f"d_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(postgres_server_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    url = f"{postgres_server_url}?options=-csearch_path%3D{schema}"
-    upgrade(url)
-    yield url
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
-    engine.dispose()
-
-
 @pytest.fixture
 def cluster(tmp_path: Path, redis_url: str, pg_url: str) -> Iterator[Cluster]:
     env = {
-        **os.environ,
-        "EDITIONS_BROKER_URL": redis_url,
-        "EDITIONS_DATABASE_URL": pg_url,
-        "EDITIONS_ALLOW_PRIVATE_ADDRESSES": "1",
-        "EDITIONS_HOST_DELAY": "0",
-        "EDITIONS_MAX_RETRIES": "0",
+        **base_env(redis_url, pg_url),
         # Revisit every 2 s, look for due articles every second, fail over in 3 s.
         "EDITIONS_REVISIT_SCHEDULE": "86400:2",
         "EDITIONS_REVISIT_TICK": "1",
         "EDITIONS_LEADER_LOCK_TTL": "3",
-        "PYTHONUNBUFFERED": "1",
     }
     c = Cluster(tmp_path, env)
     yield c
     c.stop_all()
-
-
-def publish(site: LocalSite, slug: str, title: str, paras: list[str], **kwargs: Any) -> str:
-    url = site.url(f"/news/{slug}")
-    site.add(f"/news/{slug}", article_html(title=title, paragraphs=paras, canonical=url), **kwargs)
-    return url
-
-
-def newsroom(site: LocalSite, tmp_path: Path, topics: list[str] = TOPICS) -> tuple[dict, Path]:
-    urls = {
-        topic: publish(site, f"story-{i}", f"Council decides on {topic}", paragraphs(topic))
-        for i, topic in enumerate(topics)
-    }
-    site.add(
-        "/feed.xml", rss([(t, u) for t, u in urls.items()]), content_type="application/rss+xml"
-    )
-    sources = tmp_path / "sources.toml"
-    sources.write_text(
-        f'[[source]]\nname = "gazette"\nurl = "{site.url("/feed.xml")}"\n'
-        'kind = "feed"\nevery = "1m"\n'
-    )
-    return urls, sources
-
-
-def versions_of(archive: Archive, url: str) -> list[Any]:
-    article = archive.find_article(url)
-    return archive.versions(article.id) if article is not None and article.id else []
 
 
 def flower_get(port: int, path: str, auth: bool = True) -> Any:
@@ -217,12 +68,10 @@ def test_workers_and_scheduler_archive_edit_and_search(
     port = free_port()
     cluster.start(
         "flower",
-        str(BIN / "celery"),
-        "-A",
-        "worker",
-        "flower",
+        str(BIN / "python"),
+        "-m",
+        "worker.flower",
         f"--port={port}",
-        "--address=127.0.0.1",
         # As in compose.yaml: the credentials come from the environment.
         env={"FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{FLOWER_PASSWORD}"},
     )
@@ -297,138 +146,6 @@ def test_workers_and_scheduler_archive_edit_and_search(
         archive.close()
 
 
-# --- chaos ---------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_worker_killed_mid_fetch_is_redelivered_and_archived_once(
-    site: LocalSite, tmp_path: Path, cluster: Cluster, pg_url: str, redis_url: str
-) -> None:
-    urls, sources = newsroom(site, tmp_path, topics=["the slow ferry"])
-    url = urls["the slow ferry"]
-    body = article_html(
-        title="Council decides on the slow ferry",
-        paragraphs=paragraphs("the slow ferry"),
-        canonical=url,
-    )
-    started = threading.Event()
-    calls: list[float] = []
-
-    def slow_first_time(handler: Any) -> Page:
-        calls.append(time.time())
-        started.set()
-        # The first answer takes long enough to kill the worker in the middle.
-        return Page(body=body.encode(), delay=30.0 if len(calls) == 1 else 0.0)
-
-    site.handlers["/news/story-0"] = slow_first_time
-    cluster.worker()
-    cluster.scheduler(sources)
-    wait_for("the fetch to start", started.is_set, cluster)
-
-    from worker.celery_app import create_app
-
-    probe = create_app(Settings(broker_url=redis_url))
-    try:
-
-        def fetching_pid() -> int | None:
-            for tasks in (probe.control.inspect(timeout=2).active() or {}).values():
-                for task in tasks:
-                    if task["name"] == "editions.fetch_article" and url in str(task["args"]):
-                        return int(task["worker_pid"])
-            return None
-
-        pid = wait_for("the fetch task to show as active", fetching_pid, cluster)
-        os.kill(pid, signal.SIGKILL)
-    finally:
-        probe.close()
-
-    archive = Archive(pg_url, settings=Settings(), migrate=False)
-    try:
-        wait_for("the redelivered fetch", lambda: len(versions_of(archive, url)) == 1, cluster)
-        wait_for("a revisit after the redelivery", lambda: len(calls) >= 4, cluster)
-        versions = versions_of(archive, url)
-        assert len(versions) == 1
-        article = archive.find_article(url)
-        assert article is not None
-        assert article.status == "active"
-        assert article.deliveries == 0  # the finished deliveries were cleared
-        assert archive.count_articles() == 1
-    finally:
-        archive.close()
-
-
-def restart_redis() -> None:
-    subprocess.run(
-        ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"],
-        check=False,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "6379",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            "/tmp",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    for _ in range(50):
-        ping = subprocess.run(
-            ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "ping"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if ping.stdout.strip() == "PONG":
-            return
-        time.sleep(0.2)
-    raise RuntimeError("redis did not come back")
-
-
-@pytest.mark.slow
-def test_redis_restart_loses_nothing(
-    site: LocalSite, tmp_path: Path, cluster: Cluster, pg_url: str
-) -> None:
-    topics = [f"the quay works part {i}" for i in range(8)]
-    urls, sources = newsroom(site, tmp_path, topics=topics)
-    for i, topic in enumerate(topics):
-        # Slow pages keep work queued behind the two busy worker processes.
-        publish(site, f"story-{i}", f"Council decides on {topic}", paragraphs(topic), delay=1.5)
-    cluster.worker()
-    cluster.scheduler(sources)
-    archive = Archive(pg_url, settings=Settings(), migrate=False)
-    try:
-        wait_for("articles registered by the poll", lambda: archive.count_articles() == 8, cluster)
-        restart_redis()
-        wait_for(
-            "every article archived after the restart",
-            lambda: all(len(versions_of(archive, u)) == 1 for u in urls.values()),
-            cluster,
-            timeout=120,
-        )
-        # Both reconnected: new work still flows after the restart.
-        publish(site, "story-0", "Council halts the quay works", paragraphs("a new plan"))
-        wait_for(
-            "an edit archived after the restart",
-            lambda: len(versions_of(archive, urls[topics[0]])) == 2,
-            cluster,
-            timeout=60,
-        )
-        assert all(len(versions_of(archive, u)) == 1 for u in list(urls.values())[1:])
-    finally:
-        archive.close()
-
-
 # --- the task guards, run in this process --------------------------------------
 
 
@@ -487,6 +204,24 @@ def test_a_finished_delivery_is_cleared_and_releases_its_lease(site: LocalSite, 
     assert tasks.enqueue_fetch(url, source=None, client=client, settings=Settings()) is False
 
 
+def test_a_fetch_sent_by_an_overlapping_tick_does_no_work(site: LocalSite, tasks: Any) -> None:
+    url = publish(site, "ticked", "Council decides on ticks", paragraphs("ticks"))
+    archive, article = track(tasks, url)
+    # A revisit tick reads the due set...
+    assert [a.canonical_url for a in archive.due_articles(datetime_now(), 10)] == [url]
+    # ...meanwhile the fetch an earlier tick sent runs and releases its lease...
+    assert tasks.fetch_article.apply(args=[url]).get()["action"] == "new"
+    client = tasks.worker_state().redis
+    assert client.exists(tasks.lease_key("article", url)) == 0
+    # ...so the tick sends the article it read as due once more. It is not due now.
+    again = tasks.fetch_article.apply(args=[url]).get()
+    assert again["action"] == "not_due"
+    assert len(site.requests_for("/news/ticked")) == 1  # not fetched twice
+    assert len(archive.versions(article.id)) == 1
+    assert archive.get_article(article.id).deliveries == 0
+    assert client.exists(tasks.lease_key("article", url)) == 0
+
+
 def test_a_backed_off_host_is_left_alone(site: LocalSite, tasks: Any) -> None:
     url = publish(site, "later", "Council decides on later", paragraphs("later"))
     archive, article = track(tasks, url)
@@ -518,3 +253,269 @@ def test_a_bad_source_message_fails_clearly(tasks: Any) -> None:
     assert isinstance(outcome.result, SourcesError)
     assert "field 'url'" in str(outcome.result)
     assert client.exists(key) == 0  # the lease is released, the next period polls again
+
+
+def test_only_an_unreachable_database_is_worth_a_quick_retry(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    from worker.tasks import database_unreachable
+
+    def error_of(url: str, query: str) -> sa.exc.DBAPIError:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text(query))
+        except sa.exc.DBAPIError as exc:
+            return exc
+        finally:
+            engine.dispose()
+        raise AssertionError(f"{query!r} did not fail")
+
+    nobody = sa.make_url(postgres_server_url).set(port=free_port())
+    refused = error_of(nobody.render_as_string(hide_password=False), "select 1")
+    assert database_unreachable(refused)
+    # Errors about the query itself fail the same way on every retry.
+    too_long = error_of(
+        postgres_server_url,
+        "select to_tsvector('simple', string_agg(md5(i::text), ' ')) from generate_series(1, 60000) i",
+    )
+    assert isinstance(too_long, sa.exc.OperationalError) and not database_unreachable(too_long)
+    assert not database_unreachable(error_of(postgres_server_url, "select 1/0"))
+    assert not database_unreachable(
+        error_of(f"sqlite:///{tmp_path / 'x.db'}", "select * from nothing")
+    )
+    assert not database_unreachable(ValueError("not a database error"))
+
+
+# --- Flower ----------------------------------------------------------------------
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses a TCP port is listened on, from /proc/net/tcp{,6}."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                address, port_hex = fields[1].rsplit(":", 1)
+                if int(port_hex, 16) == port and fields[3] == "0A":  # LISTEN
+                    found.add(address)
+    return found
+
+
+def http(
+    port: int, path: str, *, auth: str | None = None, method: str = "GET"
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method, data=b"{}" if method == "POST" else None
+    )
+    if auth is not None:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    if method == "POST":
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except urllib.error.URLError:
+        return 0, b""  # nobody listening (yet)
+
+
+FLOWER_PATHS = [
+    "/",
+    "/workers",
+    "/tasks",
+    "/broker",
+    "/api/workers",
+    "/api/tasks",
+    "/api/queues/length",
+    "/metrics",
+    "/healthcheck",
+]
+
+
+def test_flower_is_closed_by_default(tmp_path: Path, redis_url: str) -> None:
+    import subprocess
+
+    from tests.cluster import ROOT
+
+    credentials = f"{FLOWER_USER}:{FLOWER_PASSWORD}"
+    cluster = Cluster(tmp_path, base_env(redis_url, f"sqlite:///{tmp_path / 'unused.db'}"))
+    port = free_port()
+    try:
+        # The README's command, minus the port: no address given.
+        cluster.start(
+            "flower",
+            str(BIN / "python"),
+            "-m",
+            "worker.flower",
+            f"--port={port}",
+            env={"FLOWER_BASIC_AUTH": credentials},
+        )
+        wait_for(
+            "Flower to answer",
+            lambda: http(port, "/healthcheck", auth=credentials)[0] == 200,
+            cluster,
+        )
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
+
+        for path in FLOWER_PATHS:
+            assert http(port, path)[0] == 401, path
+            assert http(port, path, auth=f"{FLOWER_USER}:wrong")[0] == 401, path
+        assert http(port, "/healthcheck", auth=credentials) == (200, b"OK")
+        status, metrics = http(port, "/metrics", auth=credentials)
+        assert status == 200 and b"flower_events_total" in metrics
+
+        # Read-only: an authenticated user can look but not run, revoke or stop anything.
+        client = redis.Redis.from_url(redis_url)
+        for path in (
+            "/api/task/async-apply/editions.fetch_article",
+            "/api/task/send-task/editions.fetch_article",
+            "/api/task/apply/editions.revisit_due",
+            "/api/task/revoke/0",
+            "/api/worker/shutdown/anyone@anywhere",
+            "/api/worker/pool/restart/anyone@anywhere",
+        ):
+            assert http(port, path, auth=credentials, method="POST")[0] == 403, path
+        assert client.llen("articles") == client.llen("feeds") == 0
+        client.close()
+
+        # compose's health check: the same command, with the same credentials.
+        def healthcheck(auth: str) -> int:
+            return subprocess.run(
+                [str(BIN / "python"), "-m", "worker.flower", "--healthcheck"],
+                cwd=ROOT,
+                env={**cluster.env, "FLOWER_PORT": str(port), "FLOWER_BASIC_AUTH": auth},
+                capture_output=True,
+                timeout=60,
+                check=False,
+            ).returncode
+
+        assert healthcheck(credentials) == 0
+        assert healthcheck(f"{FLOWER_USER}:wrong") == 1
+    finally:
+        cluster.stop_all()
+
+    # Without credentials it does not start at all.
+    bare = subprocess.run(
+        [str(BIN / "python"), "-m", "worker.flower", f"--port={free_port()}"],
+        cwd=ROOT,
+        env={k: v for k, v in cluster.env.items() if not k.startswith("FLOWER_")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bare.returncode != 0
+    assert "refusing to start without authentication" in bare.stderr + bare.stdout
+
+
+def test_flower_defaults_give_way_to_explicit_options() -> None:
+    from worker.flower import flower_argv
+
+    assert flower_argv(["--port=5555"], {}) == [
+        "celery",
+        "-A",
+        "worker",
+        "flower",
+        "--port=5555",
+        "--address=127.0.0.1",
+        "--read_only=true",
+    ]
+    explicit = flower_argv(["--address=0.0.0.0", "--read-only=false"], {})
+    assert explicit[4:] == ["--address=0.0.0.0", "--read-only=false"]
+    assert flower_argv([], {"FLOWER_ADDRESS": "0.0.0.0", "FLOWER_READ_ONLY": "false"})[4:] == []
+
+
+# --- polls are never starved -------------------------------------------------------
+
+
+def readme_worker_commands() -> list[list[str]]:
+    """The ``celery -A worker worker`` command lines of the README's distributed mode."""
+    import shlex
+
+    from tests.cluster import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Distributed mode") : text.index("## Configuration")]
+    commands = []
+    for line in section.splitlines():
+        if line.strip().startswith("celery -A worker worker"):
+            commands.append(shlex.split(line.split("  #", 1)[0]))
+    return commands
+
+
+def test_slow_pages_never_delay_a_poll(
+    site: LocalSite, tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    import threading
+
+    from tests.cluster import Timeline, timed_page
+    from tests.pages import article_html, rss
+    from worker.celery_app import TASK_FETCH_ARTICLE, TASK_POLL_SOURCE, create_app
+
+    commands = readme_worker_commands()
+    assert commands
+    cluster = Cluster(tmp_path, base_env(redis_url, pg_url))
+    archive = Archive(pg_url, settings=Settings(), migrate=False)
+    gate = threading.Event()  # holds every article page until the poll is done
+    try:
+        articles_concurrency = 0
+        for number, argv in enumerate(commands):
+            queues = argv[argv.index("-Q") + 1].split(",")
+            if "-n" in argv:  # the README's node names, made unique for this test
+                argv[argv.index("-n") + 1] = f"n{number}-{uuid.uuid4().hex[:6]}@%h"
+            cluster.start(f"worker-{number}", str(BIN / "celery"), *argv[1:])
+            if "articles" in queues:
+                articles_concurrency += int(argv[argv.index("--concurrency") + 1])
+        # As many slow pages as the article workers have processes: all of them busy.
+        timeline = Timeline()
+        urls = []
+        for i in range(articles_concurrency):
+            path = f"/news/slow-{i}"
+            body = article_html(
+                title=f"Council weighs slow item {i}",
+                paragraphs=paragraphs(f"slow item {i}"),
+                canonical=site.url(path),
+            )
+            timed_page(site, path, body, timeline, gate=gate)
+            urls.append(site.url(path))
+        fresh = publish(site, "fresh", "Council decides on the fresh item", paragraphs("fresh"))
+        site.add("/feed.xml", rss([("fresh", fresh)]), content_type="application/rss+xml")
+        probe = create_app(Settings.from_env(cluster.env))
+        try:
+            for url in urls:
+                probe.send_task(TASK_FETCH_ARTICLE, args=[url], kwargs={"source": None})
+            wait_for(
+                "every article process busy with a slow page",
+                lambda: (
+                    sum(timeline.in_flight(f"/news/slow-{i}") for i in range(len(urls)))
+                    == len(urls)
+                ),
+                cluster,
+            )
+            source = {"name": "gazette", "url": site.url("/feed.xml"), "kind": "feed", "every": 600}
+            probe.send_task(TASK_POLL_SOURCE, args=[source])
+        finally:
+            probe.close()
+
+        def polled() -> bool:
+            state = archive.get_source("gazette")
+            return state is not None and state.last_polled_at is not None
+
+        wait_for("the poll, while every article process is busy", polled, cluster, timeout=30)
+        assert archive.find_article(fresh) is not None  # the poll registered its link
+        assert sum(timeline.in_flight(f"/news/slow-{i}") for i in range(len(urls))) == len(urls)
+        gate.set()
+        wait_for(
+            "the slow pages archived",
+            lambda: all(versions_of(archive, u) for u in [*urls, fresh]),
+            cluster,
+        )
+    finally:
+        gate.set()
+        cluster.stop_all()
+        archive.close()

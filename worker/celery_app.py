@@ -1,8 +1,9 @@
 """The Celery app of the distributed mode: Redis broker, safe defaults, two queues.
 
-``celery -A worker worker -Q feeds,articles`` runs it. Everything comes from
-the ``EDITIONS_*`` settings; :func:`celery_config` is a pure function of them so
-the relations between the limits can be checked without a broker.
+``celery -A worker worker -Q articles`` and ``celery -A worker worker -Q feeds``
+run it. Everything comes from the ``EDITIONS_*`` settings; :func:`celery_config`
+is a pure function of them so the relations between the limits can be checked
+without a broker.
 
 Why these defaults:
 
@@ -16,8 +17,9 @@ Why these defaults:
   to another worker) is far above the hard time limit plus the longest retry
   delay, or a slow task would be run twice at once.
 * Prefetch 1: a worker never sits on messages another idle worker could run.
-* Feed polls and article fetches have their own queues, so a backlog of
-  slow pages never delays the polls.
+* Feed polls and article fetches have their own queues, served by separate
+  workers (see the README and compose.yaml), so a backlog of slow pages never
+  delays the polls.
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ def check_settings(settings: Settings) -> None:
         raise CeleryConfigError("FEEDS_QUEUE and ARTICLES_QUEUE must differ")
 
 
+def restore_sweep(visibility_timeout: int) -> int:
+    """Seconds between two sweeps for messages whose visibility timeout has passed."""
+    return max(1, min(60, visibility_timeout // 20))
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery configuration for these settings (checked first)."""
     check_settings(settings)
@@ -105,7 +112,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend": settings.result_backend or broker,
         "result_expires": int(settings.result_expires),
         "result_extended": True,
-        "broker_transport_options": dict(redis_options),
+        "broker_transport_options": {
+            **redis_options,
+            # kombu looks for unacknowledged messages older than the visibility
+            # timeout only every interval x throttle seconds (100 s by default);
+            # look every twentieth of the timeout (1 to 60 s), so a dead worker's
+            # tasks come back soon after the timeout, not minutes later.
+            "unacked_restore_interval": restore_sweep(visibility),
+            "unacked_restore_throttle": 1,
+        },
         "result_backend_transport_options": dict(redis_options),
         "broker_connection_retry_on_startup": True,
         # Reconnect forever: a Redis restart must not end the worker.

@@ -16,17 +16,20 @@ import contextlib
 import hashlib
 import logging
 import random
+import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis
+import sqlalchemy as sa
+from billiard.pool import SIG_SOFT_TIMEOUT, soft_timeout_sighandler
 from celery import Task, current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
 
 from editions.errors import ArticleNotFoundError, WorkerNotConfiguredError
 from editions.records import RevisitPolicy, Source
@@ -43,6 +46,9 @@ log = logging.getLogger(__name__)
 # error or a parse error would fail the same way again.
 NETWORK_OUTCOMES = frozenset({Outcome.TIMEOUT.value, Outcome.CONNECTION_ERROR.value})
 LEASE_PREFIX = "editions:queued:"
+# SQLSTATEs that mean the database server is out of reach, not that the query is wrong:
+# connection exceptions (class 08), shut down by an admin or a crash, still starting.
+UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 
 
 
@@ -124,6 +130,30 @@ def _close_at_exit(**_: Any) -> None:
         _state = None
 
 
+# The soft time limit is a signal (SIGUSR1) the main process sends to a pool
+# process. Sent late (the main process stalled, e.g. on an unreachable Redis), it
+# lands after the task's body has ended, while the pool process writes the
+# result back to the main process: billiard then writes a second message after
+# the half-written first, and the main process, unable to read them, exits with
+# 'Unrecoverable error'. Between tasks a soft time limit means nothing: ignore it.
+
+
+@task_postrun.connect
+def _ignore_soft_time_limit_between_tasks(**_: Any) -> None:
+    if SIG_SOFT_TIMEOUT is None or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(SIG_SOFT_TIMEOUT) is soft_timeout_sighandler:  # a pool process
+        signal.signal(SIG_SOFT_TIMEOUT, signal.SIG_IGN)
+
+
+@task_prerun.connect
+def _heed_soft_time_limit_during_a_task(**_: Any) -> None:
+    if SIG_SOFT_TIMEOUT is None or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(SIG_SOFT_TIMEOUT) is signal.SIG_IGN:  # ignored by the hook above
+        signal.signal(SIG_SOFT_TIMEOUT, soft_timeout_sighandler)
+
+
 # --- pure helpers --------------------------------------------------------------
 
 
@@ -142,6 +172,23 @@ def retry_countdown(
     )
     ceiling = min(cap, float(settings.task_retry_backoff) * 2 ** min(retries, 30))
     return max(1.0, rng() * ceiling)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether a database error means the server could not be reached, so a retry may work.
+
+    A lost or refused connection (psycopg reports those without a SQLSTATE, or
+    with class 08) is worth a retry soon; an error the server raised about the
+    query itself (a constraint, a limit) would fail the same way again.
+    """
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not hasattr(exc.orig, "sqlstate"):  # SQLite: no server to lose
+        return False
+    state = exc.orig.sqlstate
+    return state is None or state.startswith(UNREACHABLE_SQLSTATES)
 
 
 def lease_key(kind: str, name: str) -> str:
@@ -211,7 +258,12 @@ def enqueue_due(
 def _clear_deliveries(archive: Archive, article_id: int) -> None:
     # The delivery finished (well or badly) without killing its worker.
     with contextlib.suppress(ArticleNotFoundError):  # merged into another article meanwhile
-        archive.clear_deliveries(article_id)
+        try:
+            archive.clear_deliveries(article_id)
+        except sa.exc.DBAPIError as exc:
+            # The database is gone: the count stays one too high, which only matters
+            # if it happens MAX_DELIVERIES times in a row; the task's outcome stands.
+            log.warning("could not clear the delivery count of article %s: %s", article_id, exc)
 
 
 def _release(state: WorkerState, key: str, keep_for: int = 0) -> None:
@@ -223,6 +275,23 @@ def _release(state: WorkerState, key: str, keep_for: int = 0) -> None:
             state.redis.delete(key)
     except redis.RedisError as exc:  # it expires on its own
         log.warning("could not release lease %s: %s", key, exc)
+
+
+def _retry_soon(task: Task, settings: Settings, exc: Exception) -> Exception:
+    """The retry to raise for a broken connection to Redis or the database.
+
+    When no retries are left ``task.retry`` raises ``exc`` itself; the work is
+    still due in the archive, so the next revisit tick sends it again.
+    """
+    return task.retry(
+        exc=exc,
+        countdown=retry_countdown(task.request.retries, settings),
+        max_retries=int(settings.task_max_retries),
+    )
+
+
+def _retries_left(task: Task, settings: Settings) -> bool:
+    return task.request.retries < int(settings.task_max_retries)
 
 
 def _network_retry(task: Task, state: WorkerState, host: str) -> None:
@@ -280,28 +349,25 @@ def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, 
         log.info("%s: host backed off for %.0fs; deferring", url, backoff)
         return {"url": url, "action": "deferred", "outcome": None}
 
-    article = archive.find_article(url)
-    if article is not None and article.id is not None:
-        deliveries = archive.record_delivery(article.id)
-        if deliveries > int(settings.max_deliveries):
-            error = (
-                f"delivered {deliveries - 1} times without finishing (it kills its worker): "
-                "marked failed"
-            )
-            log.error("%s: %s", url, error)
-            archive.mark_checked(
-                article.id,
-                checked_at=datetime.now(UTC),
-                ok=False,
-                next_check_at=None,
-                error=error,
-            )
-            _clear_deliveries(archive, article.id)
-            state.redis.delete(key)
-            return {"url": url, "action": "failed", "outcome": "poison", "error": error}
-
+    article = None
     retrying = False
     try:
+        article = archive.find_article(url)
+        if article is not None and self.request.retries == 0 and not _still_due(article, settings):
+            # Sent from a due set read before the last fetch finished (an
+            # overlapping tick), or delivered again after it: nothing to do.
+            log.info(
+                "%s: checked since this fetch was sent; not due until %s",
+                url,
+                article.next_check_at,
+            )
+            article = None  # this delivery counts for nothing
+            return {"url": url, "action": "not_due", "outcome": None}
+        if article is not None and article.id is not None:
+            deliveries = archive.record_delivery(article.id)
+            if deliveries > int(settings.max_deliveries):
+                return _poisoned(state, article.id, url, deliveries)
+
         result = ingest_article(state.pipeline, url, source=source)
         if result.outcome in NETWORK_OUTCOMES:
             retrying = True
@@ -315,16 +381,45 @@ def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, 
         article = None
         raise
     except redis.RedisError as exc:
-        retrying = True
-        raise self.retry(
-            exc=exc,
-            countdown=retry_countdown(self.request.retries, settings),
-            max_retries=int(settings.task_max_retries),
-        ) from exc
+        retrying = _retries_left(self, settings)
+        raise _retry_soon(self, settings, exc) from exc
+    except sa.exc.DBAPIError as exc:
+        if not database_unreachable(exc):
+            raise
+        # Whatever was written is whole (each write is one transaction) and the
+        # article is still due: fetch it again once the database is back.
+        log.warning("%s: the database is unreachable; retrying: %s", url, exc)
+        retrying = _retries_left(self, settings)
+        raise _retry_soon(self, settings, exc) from exc
     finally:
         if article is not None and article.id is not None:
             _clear_deliveries(archive, article.id)
         _release(state, key, keep_for=int(settings.visibility_timeout) if retrying else 0)
+
+
+def _still_due(article: Any, settings: Settings) -> bool:
+    """Whether a tracked article is (within one revisit tick) due for a fetch."""
+    if article.status != "active" or article.next_check_at is None:
+        return False
+    # A tick early is close enough: the next tick would send it anyway.
+    soon = datetime.now(UTC) + timedelta(seconds=float(settings.revisit_tick))
+    return bool(article.next_check_at <= soon)
+
+
+def _poisoned(state: WorkerState, article_id: int, url: str, deliveries: int) -> dict[str, Any]:
+    """Mark an article whose deliveries keep killing their worker as failed."""
+    error = (
+        f"delivered {deliveries - 1} times without finishing (it kills its worker): marked failed"
+    )
+    log.error("%s: %s", url, error)
+    state.pipeline.archive.mark_checked(
+        article_id,
+        checked_at=datetime.now(UTC),
+        ok=False,
+        next_check_at=None,
+        error=error,
+    )
+    return {"url": url, "action": "failed", "outcome": "poison", "error": error}
 
 
 @shared_task(name=TASK_REVISIT_DUE, bind=True)
