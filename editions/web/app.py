@@ -391,7 +391,12 @@ def create_app(editions: Editions) -> FastAPI:
         """The word diff between two versions (`editions diff --json`)."""
         return editions.diff(url, from_version=from_, to_version=to)
 
-    @app.get("/api/changes", response_model=list[models.Change], responses=ERRORS)
+    @app.get(
+        "/api/changes",
+        response_model=list[models.Change],
+        response_model_exclude_unset=True,
+        responses=ERRORS,
+    )
     def api_changes(
         since: datetime | None = None,
         source: str | None = None,
