@@ -266,3 +266,14 @@ def test_the_api_keeps_its_openapi_promises(server: BackgroundServer) -> None:
             case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
         check()
+
+
+def test_blank_and_bad_form_fields(server: BackgroundServer) -> None:
+    blank = _get(server, "/", q="council", since="", until="", source="", language="")
+    assert blank.status_code == 200 and "<mark>" in blank.text
+    bad = _get(server, "/", q="council", since="yesterday")
+    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.text
+    page = _get(server, "/changes", page="zero")
+    assert page.status_code == 400 and "text/html" in page.headers["content-type"]
+    api = _get(server, "/api/changes", limit="zero")
+    assert api.status_code == 422 and api.json()["detail"]

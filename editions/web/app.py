@@ -21,6 +21,8 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -182,6 +184,15 @@ def create_app(editions: Editions) -> FastAPI:
     async def bad_query(request: Request, exc: SearchQueryError) -> Response:
         return _error(request, 400, f"bad search query: {exc}")
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
+        )
+        return _error(request, 400, problems)
+
     def _error(request: Request, status: int, message: str) -> Response:
         if request.url.path.startswith(("/api/", "/feeds/")):
             return JSONResponse({"error": message}, status_code=status)
@@ -206,10 +217,16 @@ def create_app(editions: Editions) -> FastAPI:
         q: str = "",
         source: str = "",
         language: str = "",
-        since: date | None = None,
-        until: date | None = None,
+        since_text: Annotated[str, Query(alias="since")] = "",
+        until_text: Annotated[str, Query(alias="until")] = "",
         page: Annotated[int, Query(ge=1, le=1000)] = 1,
     ) -> Response:
+        # A form sends empty fields for the dates left blank: blank means no filter.
+        try:
+            since = date.fromisoformat(since_text) if since_text else None
+            until = date.fromisoformat(until_text) if until_text else None
+        except ValueError:
+            return _error(request, 400, "dates are YYYY-MM-DD")
         hits: list[dict[str, Any]] = []
         more = False
         if q.strip():
