@@ -147,7 +147,7 @@ class Version(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = Field(foreign_key="article.id", ondelete="CASCADE")
     number: int
-    fetched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    fetched_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     title: str | None = None
     byline: str | None = None
     published: datetime | None = _when()
