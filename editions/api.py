@@ -198,17 +198,19 @@ class Editions:
                 )
                 if progress:
                     progress("", None)
+        self.notify(report.articles)
         return report
 
     def poll_and_ingest(self, source: Source) -> RunReport:
         """One scheduled tick of a source in the embedded mode: poll, then fetch what is new."""
         poll = poll_source(self.pipeline, source)
         articles = ingest_urls(self.pipeline, poll.new_urls, source=source.name)
+        self.notify(articles)
         return RunReport(polls=[poll], articles=articles)
 
     def revisit_due(self) -> list[ArticleResult]:
         """Re-fetch the articles due now (one batch): the embedded scheduler's revisit job."""
-        return revisit_due(self.pipeline)
+        return self.notify(revisit_due(self.pipeline))
 
     def revisit(
         self, urls: Sequence[str] = (), *, all_articles: bool = False
@@ -221,7 +223,9 @@ class Editions:
             for url in urls:
                 article = self._article(url)
                 targets.append((article.canonical_url, article.source))
-        return [ingest_article(self.pipeline, url, source=source) for url, source in targets]
+        return self.notify(
+            [ingest_article(self.pipeline, url, source=source) for url, source in targets]
+        )
 
     def run_forever(self, *, revisit_every: float | None = None) -> None:
         """The embedded scheduler: APScheduler in this process until Ctrl-C/SIGTERM."""
@@ -565,6 +569,42 @@ class Editions:
             if progress:
                 progress("", None)
         return {"responses": len(responses), "counts": counts}
+
+    def notify(self, results: list[ArticleResult]) -> list[ArticleResult]:
+        """POST each edit among ``results`` to the webhook (if configured); returns ``results``."""
+        settings = self.settings
+        edits = [r for r in results if r.action == "changed" and r.article_id and r.version]
+        if not settings.webhook_url or not edits:
+            return results
+        from worker.webhook import WebhookSender
+
+        wanted = None
+        if settings.webhook_query:
+            hits = self.archive.search(settings.webhook_query, limit=SAVED_SEARCH_LIMIT)
+            wanted = {h.article_id for h in hits}
+        sender = WebhookSender(settings)
+        try:
+            for result in edits:
+                if wanted is not None and result.article_id not in wanted:
+                    continue
+                url = result.canonical_url or result.url
+                diff = self.diff(url, to_version=result.version)
+                sender.post(
+                    {
+                        "event": "edit",
+                        "url": diff["canonical_url"],
+                        "version": diff["to"],
+                        "title": diff["title"][1],
+                        "fetched_at": self.show(url, diff["to"])["fetched_at"],
+                        "change": diff["change"],
+                        "words_added": diff["words_added"],
+                        "words_removed": diff["words_removed"],
+                        "diff": diff["rendered"],
+                    }
+                )
+        finally:
+            sender.close()
+        return results
 
     def _archived_since(self, url: str, when: datetime) -> bool:
         """Whether the article at ``url`` has a version fetched at or after ``when``."""

@@ -44,6 +44,7 @@ EDITIONS_METHODS = {
     "fetch_errors",
     "history",
     "import_warc",
+    "notify",
     "pipeline",
     "poll_and_ingest",
     "revisit",
