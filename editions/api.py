@@ -495,8 +495,12 @@ class Editions:
         *,
         source: str | None = None,
         since: datetime | None = None,
+        pages: list[dict[str, Any]] | None = None,
     ) -> dict[str, int]:
-        """Write every kept capture as WARC/1.1 request, response and metadata records."""
+        """Write every kept capture as WARC/1.1 request, response and metadata records.
+
+        ``pages``, if given, receives a WACZ page entry for each capture that made a version.
+        """
         from editions import __version__
         from storage.reading import captured_fetches
         from worker.warc import WarcExporter
@@ -524,7 +528,37 @@ class Editions:
                 },
             )
             responses += 1
+            if pages is not None and row.version is not None and row.article_id is not None:
+                version = self.archive.get_version(row.article_id, row.version)
+                pages.append(
+                    {
+                        "url": row.url,
+                        "ts": row.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "title": version.title if version else None,
+                    }
+                )
         return {"responses": responses, "records": exporter.records}
+
+    def export_wacz(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+    ) -> dict[str, int]:
+        """The WARC export packaged as WACZ, with a pages list of each archived version."""
+        import tempfile
+
+        from editions import __version__
+        from worker.warc import write_wacz
+
+        with tempfile.TemporaryDirectory(prefix="editions-wacz-") as tmp:
+            warc = Path(tmp) / "data.warc.gz"
+            pages: list[dict[str, Any]] = []
+            with open(warc, "wb") as stream:
+                written = self.export_warc(stream, source=source, since=since, pages=pages)
+            write_wacz(path, warc, pages, software=f"editions/{__version__}")
+        return {**written, "pages": len(pages)}
 
     def import_warc(
         self,

@@ -39,6 +39,7 @@ EDITIONS_METHODS = {
     "compare",
     "diff",
     "export",
+    "export_wacz",
     "export_warc",
     "extract_file",
     "fetch_errors",

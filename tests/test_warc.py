@@ -76,6 +76,15 @@ def test_export_passes_warcio_and_round_trips(database_url: str, tmp_path: Path)
     assert kinds[0] == "warcinfo"
     assert kinds.count("response") == kinds.count("request") == kinds.count("metadata") > 0
 
+    cdxj = subprocess.run(
+        [str(Path(sys.executable).with_name("cdxj-indexer")), str(warc)],
+        capture_output=True,
+        text=True,
+    )
+    assert cdxj.returncode == 0, cdxj.stderr
+    indexed = [line for line in cdxj.stdout.splitlines() if '"mime": "text/html"' in line]
+    assert len(indexed) == kinds.count("response")
+
     with open(warc, "rb") as stream:
         records = list(_read_all(stream))
     responses = [r for r in records if r["type"] == "response"]
@@ -205,3 +214,44 @@ def test_a_file_that_is_not_warc_is_reported(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "not a valid WARC" in result.output or "cannot read WARC" in result.output
+
+
+def test_wacz_packages_the_warc_with_index_and_pages(tmp_path: Path) -> None:
+    import hashlib
+    import zipfile
+
+    database_url = f"sqlite:///{tmp_path / 'demo.db'}"
+    figures = run_demo(database_url=database_url, echo=_quiet)
+    wacz = tmp_path / "archive.wacz"
+    result = CliRunner().invoke(cli, ["--database", database_url, "export", "--wacz", str(wacz)])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(wacz) as package:
+        names = set(package.namelist())
+        assert names == {
+            "archive/data.warc.gz",
+            "indexes/index.cdxj",
+            "pages/pages.jsonl",
+            "datapackage.json",
+            "datapackage-digest.json",
+        }
+        assert package.getinfo("archive/data.warc.gz").compress_type == zipfile.ZIP_STORED
+        meta = json.loads(package.read("datapackage.json"))
+        assert meta["wacz_version"] == "1.1.1"
+        for resource in meta["resources"]:
+            data = package.read(resource["path"])
+            assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+            assert resource["bytes"] == len(data)
+        digest = json.loads(package.read("datapackage-digest.json"))
+        assert digest["hash"] == "sha256:" + hashlib.sha256(package.read("datapackage.json")).hexdigest()
+        pages = [json.loads(line) for line in package.read("pages/pages.jsonl").splitlines()]
+        assert pages[0]["format"] == "json-pages-1.0"
+        assert len(pages) - 1 == figures["versions"]  # one page per capture that made a version
+        index = package.read("indexes/index.cdxj").decode().splitlines()
+        assert index == sorted(index)
+        html = [line for line in index if '"mime": "text/html"' in line]
+        assert {json.loads(line.split(" ", 2)[2])["url"] for line in html} >= {
+            p["url"] for p in pages[1:]
+        }
+        (tmp_path / "inner.warc.gz").write_bytes(package.read("archive/data.warc.gz"))
+    check = subprocess.run([WARCIO, "check", str(tmp_path / "inner.warc.gz")], capture_output=True)
+    assert check.returncode == 0

@@ -260,3 +260,71 @@ class WarcReplay:
             duration=0.0,
             error=error,
         )
+
+
+def write_wacz(
+    path: str | os.PathLike[str],
+    warc_path: str | os.PathLike[str],
+    pages: Iterable[Mapping[str, Any]],
+    *,
+    software: str,
+    title: str = "editions archive",
+) -> None:
+    """Package a WARC as WACZ 1.1.1: the WARC, a sorted CDXJ index, a pages list, a datapackage."""
+    import hashlib
+    import zipfile
+
+    from cdxj_indexer.main import CDXJIndexer
+
+    index = io.StringIO()
+    CDXJIndexer(output=index, inputs=[os.fspath(warc_path)], sort=True).process_all()
+    header = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
+    lines = [json.dumps(header)] + [json.dumps(dict(page), ensure_ascii=False) for page in pages]
+    members = {
+        "indexes/index.cdxj": index.getvalue().encode(),
+        "pages/pages.jsonl": ("\n".join(lines) + "\n").encode(),
+    }
+    warc_name = "archive/" + os.path.basename(os.fspath(warc_path))
+    resources = []
+    warc_hash = hashlib.sha256()
+    with open(warc_path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            warc_hash.update(chunk)
+    resources.append(
+        {
+            "name": os.path.basename(warc_name),
+            "path": warc_name,
+            "hash": f"sha256:{warc_hash.hexdigest()}",
+            "bytes": os.path.getsize(warc_path),
+        }
+    )
+    for name, data in members.items():
+        resources.append(
+            {
+                "name": os.path.basename(name),
+                "path": name,
+                "hash": f"sha256:{hashlib.sha256(data).hexdigest()}",
+                "bytes": len(data),
+            }
+        )
+    package = json.dumps(
+        {
+            "profile": "data-package",
+            "wacz_version": "1.1.1",
+            "title": title,
+            "software": software,
+            "created": _warc_date(datetime.now(UTC)),
+            "resources": resources,
+        },
+        indent=2,
+    ).encode()
+    digest = json.dumps(
+        {"path": "datapackage.json", "hash": f"sha256:{hashlib.sha256(package).hexdigest()}"}
+    ).encode()
+    # The WARC is gzip already and replay tools seek into it: stored, not deflated.
+    with zipfile.ZipFile(path, "w") as wacz:
+        wacz.write(warc_path, warc_name, compress_type=zipfile.ZIP_STORED)
+        for name, data in members.items():
+            wacz.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+        wacz.writestr("datapackage.json", package, compress_type=zipfile.ZIP_DEFLATED)
+        wacz.writestr("datapackage-digest.json", digest, compress_type=zipfile.ZIP_DEFLATED)
