@@ -460,16 +460,46 @@ class Editions:
     def compare(
         self, url: str, *, from_version: int | None = None, to_version: int | None = None
     ) -> dict[str, Any]:
-        """Two versions side by side: their fields and every word op, equal ones included."""
+        """Two versions side by side: their fields and every word op, equal ones included.
+
+        The same choice of versions and the same summary as :meth:`diff`, without the
+        rendered text (the web app draws the ops itself), so one word diff is computed.
+        """
         article = self._article(url)
-        summary = self.diff(url, from_version=from_version, to_version=to_version)
-        old = self.archive.get_version(article.id, summary["from"])
-        new = self.archive.get_version(article.id, summary["to"])
-        assert old is not None and new is not None  # diff() checked both
+        latest = article.latest_version
+        if latest < 1:
+            raise VersionNotFoundError(f"{article.canonical_url} has no versions yet")
+        to_version = to_version or latest
+        from_version = from_version or max(1, to_version - 1)
+        old = self.archive.get_version(article.id, from_version)
+        new = self.archive.get_version(article.id, to_version)
+        for number, found in ((from_version, old), (to_version, new)):
+            if found is None:
+                raise VersionNotFoundError(
+                    f"{article.canonical_url} has versions 1..{latest}, not {number}"
+                )
+        assert old is not None and new is not None
+        if from_version + 1 == to_version or from_version == to_version:
+            # Consecutive versions: the summary stored with the newer one is this diff's.
+            words = (new.words_added, new.words_removed) if from_version != to_version else (0, 0)
+            change = new.change if from_version != to_version else ""
+        else:
+            summary = summarize_change(
+                (old.title, old.byline, old.text), (new.title, new.byline, new.text)
+            )
+            words, change = (summary.words_added, summary.words_removed), summary.describe()
         return {
-            **summary,
-            "versions": article.latest_version,
+            "url": url,
+            "canonical_url": article.canonical_url,
+            "from": from_version,
+            "to": to_version,
+            "versions": latest,
+            "title": [old.title, new.title],
+            "byline": [old.byline, new.byline],
             "fetched_at": [_iso(old.fetched_at), _iso(new.fetched_at)],
+            "words_added": words[0],
+            "words_removed": words[1],
+            "change": change,
             "ops": [list(op) for op in word_diff(old.text, new.text)],
         }
 

@@ -549,11 +549,12 @@ def db_upgrade(obj: Context) -> None:
     help="Archive to write (default: a fresh SQLite file in a temporary folder).",
 )
 @click.option("--keep-serving", is_flag=True, help="Keep the demo site up until Ctrl-C.")
-def demo(database: str | None, keep_serving: bool) -> None:
+@click.option("--serve", is_flag=True, help="Then open the demo archive in the web app.")
+def demo(database: str | None, keep_serving: bool, serve: bool) -> None:
     """Archive a local demo news site, edit it, archive it again, show the diffs."""
     from editions.demo.run import run_demo
 
-    run_demo(database_url=database, keep_serving=keep_serving)
+    run_demo(database_url=database, keep_serving=keep_serving, serve=serve)
 
 
 # --- reading and sharing: web app, edits, WARC (issue 11) -------------------------
