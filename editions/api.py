@@ -513,6 +513,10 @@ class Editions:
         body = self.archive.load_capture(found.capture_sha256)
         return body, row.content_type if row else None
 
+    def source_names(self) -> list[str]:
+        """The names of the sources the archive knows, sorted (cheap: no counting)."""
+        return sorted(s.name for s in self.archive.sources())
+
     def fetch_errors(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest failed fetches, newest first."""
         from storage.reading import recent_fetch_errors

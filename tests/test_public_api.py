@@ -55,6 +55,7 @@ EDITIONS_METHODS = {
     "run_scheduler",
     "search",
     "show",
+    "source_names",
     "sources",
     "status",
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import logging
 import re
@@ -47,6 +48,8 @@ PAGE_CSP = (
 # A raw capture is someone else's page: no script, no same-origin, no plugins.
 RAW_CSP = "sandbox"
 CONTEXT_WORDS = 40
+# Diffs of feed entries kept in memory (each a few KB of HTML).
+FEED_DIFF_CACHE = 512
 ERRORS = {404: {"model": models.Error}, 400: {"model": models.Error}}
 
 
@@ -240,7 +243,6 @@ def create_app(editions: Editions) -> FastAPI:
             )
             hits = found[(page - 1) * page_size : page * page_size]
             more = len(found) > page * page_size
-        status = editions.status()
         return templates.TemplateResponse(
             request,
             "search.html",
@@ -253,8 +255,7 @@ def create_app(editions: Editions) -> FastAPI:
                 "hits": hits,
                 "page": page,
                 "more": more,
-                "sources": [s["name"] for s in status["sources"]],
-                "totals": status,
+                "sources": editions.source_names(),
             },
         )
 
@@ -310,7 +311,6 @@ def create_app(editions: Editions) -> FastAPI:
             limit=page_size + 1,
             offset=(page - 1) * page_size,
         )
-        status = editions.status()
         feed = "/feeds/changes.atom" + (
             "?" + urlencode({k: v for k, v in (("source", source), ("q", q)) if v})
             if source or q
@@ -325,7 +325,7 @@ def create_app(editions: Editions) -> FastAPI:
                 "page": page,
                 "source": source,
                 "q": q,
-                "sources": [s["name"] for s in status["sources"]],
+                "sources": editions.source_names(),
                 "feed": feed,
             },
         )
@@ -346,15 +346,17 @@ def create_app(editions: Editions) -> FastAPI:
 
     # --- feeds ------------------------------------------------------------------
 
+    @functools.lru_cache(maxsize=FEED_DIFF_CACHE)
+    def edit_html(url: str, version: int) -> Markup:
+        # A version never changes once stored, so neither does its diff: feed readers
+        # polling the same entries again are answered without diffing again.
+        compared = editions.compare(url, from_version=version - 1, to_version=version)
+        return inline_diff(compared["ops"])
+
     @app.get("/feeds/changes.atom", include_in_schema=False)
     def changes_feed(request: Request, source: str = "", q: str = "") -> Response:
         rows = editions.changes(source=source or None, query=q or None, limit=page_size)
-        entries = []
-        for row in rows:
-            compared = editions.compare(
-                row["url"], from_version=row["version"] - 1, to_version=row["version"]
-            )
-            entries.append({**row, "html": inline_diff(compared["ops"]), "compared": compared})
+        entries = [{**row, "html": edit_html(row["url"], row["version"])} for row in rows]
         base = str(request.base_url)
         title = "editions: edits" + (f" of {source}" if source else "") + (f" matching {q}" if q else "")
         body = atom_feed(
