@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from bench.search import percentile, sqlite_archive
+from bench.search import build_archive, percentile, sqlite_archive
 
 EDITS = 300
 
@@ -63,10 +63,13 @@ def measure(size: int, *, cache: bool, workdir: Path, repeats: int = 5) -> dict[
     from editions.settings import Settings
     from editions.web.server import BackgroundServer
 
-    source = sqlite_archive(size, cache=cache, workdir=workdir).removeprefix("sqlite:///")
     copy = workdir / f"web-{size}.db"
-    shutil.copyfile(source, copy)
     url = f"sqlite:///{copy}"
+    if cache:
+        # The cached archive is checkpointed (no WAL left), so one file is all of it.
+        shutil.copyfile(sqlite_archive(size, cache=True, workdir=workdir).removeprefix("sqlite:///"), copy)
+    else:
+        build_archive(url, size)
     with Editions(url, settings=Settings.defaults()) as ed:
         ed.archive  # noqa: B018  (migrate the copy before any edits are added)
     edited = _add_edits(url, EDITS)
