@@ -7,6 +7,7 @@ figures as JSON. See bench/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -36,6 +37,10 @@ FIGURES = (
     "web",
 )
 SITE_FIGURES = {"server", "ingest", "distributed", "peers", "revisit"}
+# The peers some figures compare editions with: the [bench] extra (module -> package).
+EXTRA_INSTALL = "pip install -e '.[bench]'"
+PEER_PACKAGES = {"newspaper": "newspaper4k", "readability": "readability-lxml"}
+PEERS_OF = {"peers": ("newspaper",), "quality": ("newspaper", "readability")}
 
 
 @dataclass
@@ -323,6 +328,21 @@ def memory_figure(run: Run) -> None:
 # --- the command -----------------------------------------------------------------------------
 
 
+def missing_peers(figures: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """The peer packages the selected figures need but cannot import: package -> why.
+
+    Checked before anything runs: without it each figure fails deep inside with a
+    traceback, its row becomes n/a and the run still exits 0, which reads as success.
+    """
+    missing: dict[str, str] = {}
+    for module in sorted({m for figure in figures for m in PEERS_OF.get(figure, ())}):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:  # not installed, or installed but broken
+            missing[PEER_PACKAGES[module]] = str(exc)
+    return missing
+
+
 def machine() -> dict[str, Any]:
     """What the figures ran on."""
     memory = ""
@@ -393,6 +413,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("trafilatura", "htmldate", "newspaper", "readability", "worker", "storage"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    missing = missing_peers(args.only or FIGURES)
+    if missing:
+        needing = [
+            figure
+            for figure in args.only or FIGURES
+            if any(PEER_PACKAGES[m] in missing for m in PEERS_OF.get(figure, ()))
+        ]
+        lines = [
+            f"python -m bench: the {', '.join(needing)} figure(s) compare editions with "
+            f"peers that are not installed: {', '.join(missing)}.",
+            f"Install the benchmark extra: {EXTRA_INSTALL}",
+            "(or run only figures without peers, e.g. --only search --only storage)",
+        ]
+        lines += [f"  {package}: {why}" for package, why in missing.items()]
+        sys.stderr.write("\n".join(lines) + "\n")
+        return 2
     result = run_benchmarks(quick=args.quick, only=args.only, articles=args.articles)
     out = sys.stdout
     out.write(result["table"] + "\n")

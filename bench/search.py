@@ -165,7 +165,7 @@ def build_archive(url: str, count: int, batch: int = 5000) -> None:
                     )
         if postgres:
             with engine.begin() as connection:
-                # The same document Archive._index writes, for every version at once.
+                # The same document SearchIndex.index writes, for every version at once.
                 connection.execute(
                     sa.text(
                         "INSERT INTO article_search(article_id, version_id, document)"

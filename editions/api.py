@@ -25,13 +25,25 @@ from editions.errors import (
     CaptureNotFoundError,
     InvalidURLError,
     SearchQueryError,
+    UnknownSourceError,
     VersionNotFoundError,
 )
 from editions.records import RevisitPolicy
 from editions.settings import Settings
 from schedules.scheduler import Scheduler
-from schedules.sources import Source, SourcesWatcher, default_sources_path, load_sources
+from schedules.sources import (
+    Source,
+    SourcesWatcher,
+    add_source,
+    default_sources_path,
+    load_sources,
+    parse_sources,
+    read_sources_text,
+    remove_source,
+    write_sources_text,
+)
 from storage.archive import Archive
+from storage.models import VersionContent
 from worker.canonical import canonicalize
 from worker.extract import extract_article
 from worker.fetch import Fetcher
@@ -73,6 +85,11 @@ class RunReport:
     polls: list[PollResult] = field(default_factory=list)
     articles: list[ArticleResult] = field(default_factory=list)
 
+    def failures(self) -> int:
+        """Sources whose poll failed plus articles whose fetch failed."""
+        failed_polls = sum(1 for poll in self.polls if poll.error is not None)
+        return failed_polls + sum(1 for a in self.articles if a.action == "failed")
+
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for result in self.articles:
@@ -85,6 +102,34 @@ class RunReport:
             "articles": [a.as_dict() for a in self.articles],
             "counts": self.counts(),
         }
+
+
+@dataclass
+class _Totals:
+    """What a long-running mode has done since it started, for its summary lines."""
+
+    started: datetime
+    polls: int = 0
+    failed_polls: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+    last_summary: datetime | None = None
+
+    def add(self, report: RunReport) -> None:
+        self.polls += len(report.polls)
+        self.failed_polls += sum(1 for p in report.polls if p.error is not None)
+        for action, n in report.counts().items():
+            self.actions[action] = self.actions.get(action, 0) + n
+
+    def describe(self) -> str:
+        articles = ", ".join(f"{n} {a}" for a, n in sorted(self.actions.items())) or "none"
+        failed = f" ({self.failed_polls} failed)" if self.failed_polls else ""
+        return f"{self.polls} polls{failed}; articles: {articles}"
+
+    def maybe_summarise(self, now: datetime, every: float) -> None:
+        last = self.last_summary or self.started
+        if every and (now - last).total_seconds() >= every:
+            self.last_summary = now
+            log.info("so far: %s", self.describe())
 
 
 def _utc_now() -> datetime:
@@ -106,16 +151,20 @@ class Editions:
         settings: Settings | None = None,
         clock: Callable[[], datetime] | None = None,
         fetcher: Fetches | None = None,
+        create: bool = True,
     ) -> None:
         """Open the archive at ``database_url`` lazily.
 
         ``settings`` default to the ``EDITIONS_*`` environment. ``clock`` (returning an
         aware UTC datetime) and ``fetcher`` (anything with ``Fetcher.fetch``'s signature
-        and result) let simulations and tests drive the real pipeline.
+        and result) let simulations and tests drive the real pipeline. ``create=False``
+        refuses to make a new archive where there is none (ArchiveNotFoundError).
         """
         self.settings = settings or Settings.from_env()
         self.clock = clock or _utc_now
         self._fetcher = fetcher
+        self.create = create
+        self._totals = _Totals(started=self.clock())
         self.database_url = database_url or self.settings.database_url
         self.sources_path = Path(sources_path) if sources_path else None
         self._archive: Archive | None = None
@@ -125,7 +174,7 @@ class Editions:
     @property
     def archive(self) -> Archive:
         if self._archive is None:
-            self._archive = Archive(self.database_url, settings=self.settings)
+            self._archive = Archive(self.database_url, settings=self.settings, create=self.create)
         return self._archive
 
     @property
@@ -156,8 +205,44 @@ class Editions:
 
     # --- sources and runs ------------------------------------------------------
     def sources(self) -> list[Source]:
-        path = self.sources_path or default_sources_path(self.settings)
-        return load_sources(path)
+        return load_sources(self.sources_file())
+
+    def sources_file(self) -> Path:
+        """The sources file this instance reads and edits."""
+        return self.sources_path or default_sources_path(self.settings)
+
+    def add_source(
+        self,
+        name: str,
+        url: str,
+        *,
+        kind: str = "feed",
+        every: str = "10m",
+        allow: str | None = None,
+        deny: str | None = None,
+    ) -> Source:
+        """Append a source to the sources file (created if missing), keeping its comments.
+
+        SourcesError listing every bad value, or a duplicate name; the file is then untouched.
+        """
+        values = {"name": name, "url": url, "kind": kind, "every": every}
+        values |= {key: value for key, value in (("allow", allow), ("deny", deny)) if value}
+        source = Source.from_dict(values)
+        path = self.sources_file()
+        text = read_sources_text(path, missing_ok=True)
+        write_sources_text(path, add_source(text, source, str(path)))
+        log.info("added source %s to %s", source.name, path)
+        return source
+
+    def remove_source(self, name: str) -> Source:
+        """Take the source ``name`` out of the sources file; SourcesError if there is none."""
+        path = self.sources_file()
+        text = read_sources_text(path)
+        updated = remove_source(text, name, str(path))  # SourcesError for an unknown name
+        removed = next(s for s in parse_sources(text, str(path)) if s.name == name)
+        write_sources_text(path, updated)
+        log.info("removed source %s from %s", name, path)
+        return removed
 
     def run_once(
         self,
@@ -206,11 +291,16 @@ class Editions:
         poll = poll_source(self.pipeline, source)
         articles = ingest_urls(self.pipeline, poll.new_urls, source=source.name)
         self.notify(articles)
-        return RunReport(polls=[poll], articles=articles)
+        report = RunReport(polls=[poll], articles=articles)
+        self._totals.add(report)
+        return report
 
     def revisit_due(self) -> list[ArticleResult]:
         """Re-fetch the articles due now (one batch): the embedded scheduler's revisit job."""
-        return self.notify(revisit_due(self.pipeline))
+        results = self.notify(revisit_due(self.pipeline))
+        self._totals.add(RunReport(articles=results))
+        self._totals.maybe_summarise(self.clock(), self.settings.summary_every)
+        return results
 
     def revisit(
         self, urls: Sequence[str] = (), *, all_articles: bool = False
@@ -231,8 +321,7 @@ class Editions:
         """The embedded scheduler: APScheduler in this process until Ctrl-C/SIGTERM."""
         sources = self.sources()
         self.archive.sync_sources(sources)
-        path = self.sources_path or default_sources_path(self.settings)
-        watcher = SourcesWatcher(path)
+        watcher = SourcesWatcher(self.sources_file())
 
         def reload() -> list[Source]:
             fresh = self.sources()
@@ -246,7 +335,17 @@ class Editions:
             revisit_every=_seconds(revisit_every or self.settings.revisit_tick),
             first_poll_at=self._next_poll_at,
         )
-        scheduler.run_forever(on_reload=reload, changed=watcher.changed)
+        self._totals = _Totals(started=self.clock())
+        log.info(
+            "started: %d sources from %s, archive %s; Ctrl-C to stop",
+            len(sources),
+            self.sources_file(),
+            _redact(self.database_url),
+        )
+        try:
+            scheduler.run_forever(on_reload=reload, changed=watcher.changed)
+        finally:
+            log.info("stopped: %s", self._totals.describe())
 
     def _next_poll_at(self, source: Source) -> datetime | None:
         state = self.archive.get_source(source.name)
@@ -273,6 +372,10 @@ class Editions:
         language: str | None = None,
         limit: int = 20,
     ) -> list[dict[str, Any]]:
+        """The best matches for a web-search-style query (see the README for the syntax)."""
+        if source is not None and self.archive.get_source(source) is None:
+            known = ", ".join(sorted(s.name for s in self.archive.sources())) or "none yet"
+            raise UnknownSourceError(f"unknown source {source!r} (known: {known})")
         hits = self.archive.search(
             query, source=source, since=since, until=until, language=language, limit=limit
         )
@@ -299,22 +402,17 @@ class Editions:
                 if article.latest_version
                 else f"{article.canonical_url} has not been fetched successfully yet"
             )
-        return {
+        shown: dict[str, Any] = {
             "url": url,
             "canonical_url": article.canonical_url,
             "version": found.number,
             "versions": article.latest_version,
-            "fetched_at": _iso(found.fetched_at),
-            "title": found.title,
-            "byline": found.byline,
-            "published": _iso(found.published),
-            "modified": _iso(found.modified),
-            "language": found.language,
-            "section": found.section,
-            "image_url": found.image_url,
-            "change": found.change,
-            "text": found.text,
         }
+        for name in ("fetched_at", *VersionContent.model_fields, "change"):
+            # setdefault: the article's canonical URL wins over the one the page declared.
+            value = getattr(found, name)
+            shown.setdefault(name, _iso(value) if isinstance(value, datetime) else value)
+        return shown
 
     def history(self, url: str) -> dict[str, Any]:
         article = self._article(url)
@@ -355,8 +453,17 @@ class Editions:
         latest = article.latest_version
         if latest < 1:
             raise VersionNotFoundError(f"{article.canonical_url} has no versions yet")
+        if latest == 1 and from_version is None and to_version in (None, 1):
+            raise VersionNotFoundError(
+                f"{article.canonical_url} has only one version: nothing to compare yet"
+            )
+        for number in (from_version, to_version):
+            if number is not None and not 1 <= number <= latest:
+                raise VersionNotFoundError(
+                    f"{article.canonical_url} has versions 1..{latest}, not {number}"
+                )
         to_version = to_version or latest
-        from_version = from_version or max(1, to_version - 1)
+        from_version = from_version if from_version is not None else max(1, to_version - 1)
         old = self.archive.get_version(article.id, from_version)
         new = self.archive.get_version(article.id, to_version)
         for number, found in ((from_version, old), (to_version, new)):

@@ -6,95 +6,32 @@ shows a progress bar on a terminal and stays quiet when piped.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import exc as sa_exc
 
-from editions import __version__
+from editions import __version__, logs
 from editions.api import Editions, extract_file
 from editions.errors import (
     ConfigurationError,
+    DatabaseUnavailableError,
     EditionsError,
     ExtractionError,
     SearchQueryError,
     SettingsError,
 )
+from editions.output import echo_csv, echo_json, echo_jsonl, is_terminal, progress_bar, say
 from editions.settings import Settings
 
 log = logging.getLogger("editions")
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
-
-
-# --- output helpers ------------------------------------------------------------
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
-
-
-def echo_jsonl(rows: Iterable[Any]) -> None:
-    for row in rows:
-        click.echo(json.dumps(row, ensure_ascii=False, default=_json_default))
-
-
-def echo_csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: _json_default(v) if isinstance(v, datetime) else v for k, v in row.items()}
-        )
-    click.echo(buffer.getvalue(), nl=False)
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[Callable[[str, int | None], None]]:
-    """A ``progress(label, total)`` callback drawing on stderr when it is a terminal."""
-    if not enabled or not _is_terminal(sys.stderr):
-        yield lambda label, total: None
-        return
-    state: dict[str, Any] = {"bar": None}
-
-    def progress(label: str, total: int | None) -> None:
-        if label:
-            if state["bar"] is not None:
-                state["bar"].render_finish()
-            state["bar"] = click.progressbar(length=total or 0, label=label, file=sys.stderr)
-            state["bar"].render_progress()
-        elif state["bar"] is not None:
-            state["bar"].update(1)
-
-    try:
-        yield progress
-    finally:
-        if state["bar"] is not None:
-            state["bar"].render_finish()
 
 
 def _when(value: str | None) -> str:
@@ -103,73 +40,160 @@ def _when(value: str | None) -> str:
     return value.replace("T", " ")[:19]
 
 
+# --- exit codes ------------------------------------------------------------------
+
+EXIT_OK = 0  # everything worked
+EXIT_ERROR = 1  # the command failed: no such article or version, a page with no article
+EXIT_USAGE = 2  # bad usage or configuration: options, settings, sources file, database URL, query
+EXIT_PARTIAL = 3  # the run finished, but some sources or articles failed (see stderr)
+EXIT_UNAVAILABLE = 4  # the archive cannot be opened: no archive there, server down, not a database
+
+
 # --- the command group ---------------------------------------------------------
 
 
 class Context:
-    def __init__(self, database: str | None, sources: str | None) -> None:
-        self.database = database
-        self.sources = sources
+    """What the global options set; the archive opens on first use."""
+
+    def __init__(self) -> None:
+        self.database: str | None = None
+        self.sources: str | None = None
+        self.verbose = 0
+        self.log_level: str | None = None
+        self.log_format = "text"
+        self.lifecycle = False
+        self.read_only = False
         self._editions: Editions | None = None
+
+    def configure_logging(self) -> None:
+        logs.configure(
+            verbose=self.verbose, level=self.log_level, fmt=self.log_format, lifecycle=self.lifecycle
+        )
+
+    def settings(self) -> Settings:
+        return Settings.from_env()
 
     @property
     def editions(self) -> Editions:
         if self._editions is None:
-            self._editions = Editions(self.database, sources_path=self.sources)
+            self._editions = Editions(
+                self.database, sources_path=self.sources, create=not self.read_only
+            )
         return self._editions
+
+    @property
+    def reader(self) -> Editions:
+        """The archive for a command that only reads: never creates an empty one."""
+        self.read_only = True
+        return self.editions
 
     def close(self) -> None:
         if self._editions is not None:
             self._editions.close()
 
 
-pass_context = click.make_pass_decorator(Context)
+pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _set(attribute: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None or (param.count and not value):  # type: ignore[attr-defined]
+            return  # not given here: keep what the group (or the environment) set
+        obj = ctx.ensure_object(Context)
+        setattr(obj, attribute, value)
+        if attribute in {"verbose", "log_level", "log_format"}:
+            obj.configure_logging()
+
+    return callback
+
+
+def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--database, --sources, -v, --log-level and --log-format, before or after the subcommand."""
+    options = [
+        click.option(
+            "--database",
+            "-d",
+            metavar="URL",
+            expose_value=False,
+            callback=_set("database"),
+            help="Archive database (default: EDITIONS_DATABASE_URL, else sqlite:///editions.db).",
+        ),
+        click.option(
+            "--sources",
+            "-s",
+            metavar="PATH",
+            type=click.Path(dir_okay=False),
+            expose_value=False,
+            callback=_set("sources"),
+            help="Sources file (default: EDITIONS_SOURCES, else schedules/sources.toml).",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_set("verbose"),
+            help="More logging: -v one line per article, -vv debug and library internals.",
+        ),
+        click.option(
+            "--log-level",
+            type=click.Choice(LOG_LEVELS, case_sensitive=False),
+            expose_value=False,
+            callback=_set("log_level"),
+            help="Logging level (overrides -v).",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(logs.FORMATS),
+            expose_value=False,
+            callback=_set("log_format"),
+            help="text (default) or json: one JSON object per log line, for log shippers.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+class Group(click.Group):
+    """Every subcommand accepts the global options too."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        global_options(cmd)
+        super().add_command(cmd, name)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", Command)
+        return super().command(*args, **kwargs)
+
+    def group(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", Group)
+        return super().group(*args, **kwargs)
+
+
+class Command(click.Command):
+    """Global options are added when the command joins a group (see ``Group``)."""
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="editions")
-@click.option(
-    "--database",
-    "-d",
-    envvar="EDITIONS_DATABASE_URL",
-    metavar="URL",
-    help="Archive database (default sqlite:///editions.db).",
-)
-@click.option(
-    "--sources",
-    "-s",
-    envvar="EDITIONS_SOURCES",
-    metavar="PATH",
-    type=click.Path(dir_okay=False),
-    help="Sources file (default schedules/sources.toml).",
-)
-@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-@click.option(
-    "--log-level",
-    type=click.Choice(LOG_LEVELS, case_sensitive=False),
-    help="Logging level (overrides -v).",
-)
+@global_options
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    database: str | None,
-    sources: str | None,
-    verbose: int,
-    log_level: str | None,
-) -> None:
-    """editions: archive news articles and every edit made to them."""
-    level = log_level.upper() if log_level else ["WARNING", "INFO", "DEBUG"][min(verbose, 2)]
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def cli(ctx: click.Context) -> None:
+    """editions: archive news articles and every edit made to them.
+
+    Global options (--database, --sources, -v, --log-level, --log-format) go before
+    or after the subcommand. Exit codes: 0 all fine; 1 the command failed; 2 bad
+    usage or configuration; 3 the run finished but some sources or articles failed;
+    4 the archive cannot be opened.
+    """
+    obj = ctx.ensure_object(Context)
+    obj.configure_logging()
     try:
         Settings.from_env()
     except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
-    ctx.obj = Context(database, sources)
-    ctx.call_on_close(ctx.obj.close)
+        raise _fail(str(exc), EXIT_USAGE) from None
+    ctx.call_on_close(obj.close)
 
 
 def main() -> None:
@@ -180,7 +204,7 @@ def main() -> None:
         sys.exit(130)
 
 
-def _fail(message: str, code: int = 1) -> click.ClickException:
+def _fail(message: str, code: int = EXIT_ERROR) -> click.ClickException:
     error = click.ClickException(message)
     error.exit_code = code
     return error
@@ -192,13 +216,18 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except SearchQueryError as exc:
-        raise _fail(f"bad search query: {exc}", 2) from None
+        raise _fail(f"bad search query: {exc}", EXIT_USAGE) from None
     except ConfigurationError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail(str(exc), EXIT_USAGE) from None
+    except DatabaseUnavailableError as exc:
+        raise _fail(str(exc), EXIT_UNAVAILABLE) from None
     except ExtractionError as exc:
         raise _fail(f"cannot extract: {exc}") from None
     except EditionsError as exc:
         raise _fail(str(exc)) from None
+    except sa_exc.OperationalError as exc:  # the database went away mid-command
+        reason = " ".join(str(getattr(exc, "orig", exc)).split())
+        raise _fail(f"the archive stopped answering: {reason}", EXIT_UNAVAILABLE) from None
 
 
 # --- running -------------------------------------------------------------------
@@ -209,35 +238,48 @@ def friendly_errors() -> Iterator[None]:
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the report as JSON.")
 @pass_context
 def run(obj: Context, once: bool, as_json: bool) -> None:
-    """Run the scheduler in this process (until Ctrl-C), or one pass with --once."""
+    """Run the scheduler in this process (until Ctrl-C), or one pass with --once.
+
+    Exits 3 when the pass finished but some sources or articles failed; each
+    failure is reported once, on stderr.
+    """
+    if as_json and not once:
+        raise click.UsageError("--json needs --once: the long-running mode logs instead")
     with friendly_errors():
+        obj.editions.archive  # noqa: B018 - a bad database is the first thing to say
         if not obj.editions.sources():
-            path = obj.sources or Settings.from_env().sources
-            click.echo(
+            path = obj.sources or obj.settings().sources
+            say(
                 f"editions: no sources in {path}: add [[source]] tables (see "
-                "schedules/sources.toml) or try `editions demo`",
+                "schedules/sources.toml, or `editions sources add`) or try `editions demo`",
                 err=True,
             )
         if not once:
-            click.echo("editions: running; Ctrl-C to stop", err=True)
+            obj.lifecycle = True
+            obj.configure_logging()
             obj.editions.run_forever()
             return
         with progress_bar(not as_json) as progress:
             report = obj.editions.run_once(progress=progress)
     if as_json:
         echo_json(report.as_dict())
-        return
-    for poll in report.polls:
-        line = f"{poll.source}: {poll.outcome}, {len(poll.links)} links, {len(poll.new_urls)} new"
-        click.echo(line + (f" ({poll.error})" if poll.error else ""))
-    counts = ", ".join(f"{n} {action}" for action, n in sorted(report.counts().items()))
-    click.echo(f"articles: {counts or 'nothing due'}")
+    else:
+        for poll in report.polls:
+            if poll.error is None:  # failures were logged once, on stderr
+                say(
+                    f"{poll.source}: {poll.outcome}, {len(poll.links)} links, "
+                    f"{len(poll.new_urls)} new"
+                )
+        counts = ", ".join(f"{n} {action}" for action, n in sorted(report.counts().items()))
+        say(f"articles: {counts or 'nothing due'}")
+    if report.failures():
+        sys.exit(EXIT_PARTIAL)
 
 
 @cli.command()
 @click.argument("urls", nargs=-1)
 @click.option("--all", "all_articles", is_flag=True, help="Every tracked article.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context
 def revisit(obj: Context, urls: tuple[str, ...], all_articles: bool, as_json: bool) -> None:
     """Re-fetch tracked articles now: the URLs given, or --all."""
@@ -247,12 +289,16 @@ def revisit(obj: Context, urls: tuple[str, ...], all_articles: bool, as_json: bo
         results = obj.editions.revisit(urls, all_articles=all_articles)
     if as_json:
         echo_json([r.as_dict() for r in results])
+        if any(r.action == "failed" for r in results):
+            sys.exit(EXIT_PARTIAL)
         return
     for r in results:
+        if r.action == "failed":
+            continue  # logged once, on stderr
         extra = f" v{r.version}" if r.version else ""
-        click.echo(
-            f"{r.action}{extra}: {r.canonical_url or r.url}" + (f" ({r.error})" if r.error else "")
-        )
+        say(f"{r.action}{extra}: {r.canonical_url or r.url}")
+    if any(r.action == "failed" for r in results):
+        sys.exit(EXIT_PARTIAL)
 
 
 # --- reading -------------------------------------------------------------------
@@ -267,8 +313,8 @@ SEARCH_COLUMNS = ["url", "title", "snippet", "score", "published", "source", "ve
 @click.option("--until", type=click.DateTime(), help="Published before (YYYY-MM-DD).")
 @click.option("--language", help="ISO 639-1 code, e.g. en.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--csv", "as_csv", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of text.")
 @pass_context
 def search(
     obj: Context,
@@ -284,9 +330,10 @@ def search(
     """Full-text search over the latest version of every article.
 
     Words, "exact phrases", prefix*, -excluded and OR work as in web search.
+    A query that starts with a dash goes after `--`: editions search -- -ferry.
     """
     with friendly_errors():
-        hits = obj.editions.search(
+        hits = obj.reader.search(
             query,
             source=source,
             since=since.replace(tzinfo=UTC) if since else None,
@@ -299,35 +346,35 @@ def search(
     elif as_csv:
         echo_csv(hits, SEARCH_COLUMNS)
     elif not hits:
-        click.echo("no matches", err=True)
+        say("no matches", err=True)
     else:
         for hit in hits:
-            click.secho(hit["title"] or hit["url"], bold=True)
-            click.echo(f"  {hit['url']}  ({_when(hit['published'])[:10]}, v{hit['versions']})")
-            click.echo(f"  {hit['snippet']}")
+            say(hit["title"] or hit["url"], bold=True)
+            say(f"  {hit['url']}  ({_when(hit['published'])[:10]}, v{hit['versions']})")
+            say(f"  {hit['snippet']}")
 
 
 @cli.command()
 @click.argument("url")
 @click.option("--version", "number", type=int, help="Version number (default: latest).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context
 def show(obj: Context, url: str, number: int | None, as_json: bool) -> None:
     """Print an archived article (latest version, or --version N)."""
     with friendly_errors():
-        data = obj.editions.show(url, number)
+        data = obj.reader.show(url, number)
     if as_json:
         echo_json(data)
         return
-    click.secho(data["title"] or "(untitled)", bold=True)
+    say(data["title"] or "(untitled)", bold=True)
     meta = [data["byline"], _when(data["published"]), data["language"]]
-    click.echo(" · ".join(m for m in meta if m and m != "-"))
-    click.echo(
+    say(" · ".join(m for m in meta if m and m != "-"))
+    say(
         f"{data['canonical_url']} — version {data['version']} of {data['versions']}, "
         f"fetched {_when(data['fetched_at'])}"
     )
-    click.echo()
-    click.echo(data["text"])
+    say()
+    say(data["text"])
 
 
 HISTORY_COLUMNS = [
@@ -343,24 +390,24 @@ HISTORY_COLUMNS = [
 
 @cli.command()
 @click.argument("url")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--csv", "as_csv", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of text.")
 @pass_context
 def history(obj: Context, url: str, as_json: bool, as_csv: bool) -> None:
     """List an article's versions with time, title and what changed."""
     with friendly_errors():
-        data = obj.editions.history(url)
+        data = obj.reader.history(url)
     if as_json:
         echo_json(data)
         return
     if as_csv:
         echo_csv(data["versions"], HISTORY_COLUMNS)
         return
-    click.secho(data["canonical_url"], bold=True)
+    say(data["canonical_url"], bold=True)
     for alias in data["aliases"]:
-        click.echo(f"  also at {alias}")
+        say(f"  also at {alias}")
     for v in data["versions"]:
-        click.echo(
+        say(
             f"  v{v['version']}  {_when(v['fetched_at'])}  {v['title'] or ''}  [{v['change']}]"
         )
 
@@ -368,12 +415,17 @@ def history(obj: Context, url: str, as_json: bool, as_csv: bool) -> None:
 @cli.command()
 @click.argument("url")
 @click.option(
-    "--from", "from_version", type=int, help="Older version (default: the one before --to)."
+    "--from",
+    "from_version",
+    type=click.IntRange(min=1),
+    help="Older version (default: the one before --to).",
 )
-@click.option("--to", "to_version", type=int, help="Newer version (default: latest).")
+@click.option(
+    "--to", "to_version", type=click.IntRange(min=1), help="Newer version (default: latest)."
+)
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
 @click.option("--full", is_flag=True, help="Show the whole text, not just the changes.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context
 def diff(
     obj: Context,
@@ -385,9 +437,9 @@ def diff(
     as_json: bool,
 ) -> None:
     """Word-level diff between two versions of an article."""
-    color = _is_terminal(sys.stdout) if color is None else color
+    color = is_terminal(sys.stdout) if color is None else color
     with friendly_errors():
-        data = obj.editions.diff(
+        data = obj.reader.diff(
             url,
             from_version=from_version,
             to_version=to_version,
@@ -397,67 +449,70 @@ def diff(
     if as_json:
         echo_json(data)
         return
-    click.echo(
+    say(
         f"{data['canonical_url']}: version {data['from']} -> {data['to']} "
         f"(+{data['words_added']}/-{data['words_removed']} words)"
     )
-    click.echo(data["rendered"], color=color)
+    say(data["rendered"], colour=color)
 
 
 @cli.command()
 @pass_context
 def scheduler(obj: Context) -> None:
     """Distributed mode: send due polls and fetches to Celery (one leader among schedulers)."""
+    obj.lifecycle = True
+    obj.configure_logging()
     with friendly_errors():
-        click.echo("editions: scheduler running; Ctrl-C to stop", err=True)
         obj.editions.run_scheduler()
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context
 def status(obj: Context, as_json: bool) -> None:
     """Sources, articles, versions, recent fetch outcomes by host, what is due next."""
     with friendly_errors():
-        data = obj.editions.status()
+        data = obj.reader.status()
     if as_json:
         echo_json(data)
         return
-    click.echo(f"archive: {data['database']}")
-    click.echo(
+    say(f"archive: {data['database']}")
+    say(
         f"articles: {data['articles']}  versions: {data['versions']}  "
         f"due now: {data['due']}  next due: {_when(data['next_due'])}"
     )
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(data["fetches_by_outcome"].items()))
-    click.echo(f"fetches: {outcomes or 'none yet'}")
+    say(f"fetches: {outcomes or 'none yet'}")
     if data["sources"]:
-        click.echo("sources:")
+        say("sources:")
         for s in data["sources"]:
-            click.echo(
+            say(
                 f"  {s['name']:<20} {s['kind']:<8} last {_when(s.get('last_polled_at'))}"
                 f"  next {_when(s.get('next_poll_at'))}  {s.get('last_outcome') or ''}"
             )
     if data.get("recent_by_host"):
-        click.echo("recent fetches by host:")
+        say("recent fetches by host:")
         for host, outcomes in sorted(data["recent_by_host"].items()):
             summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
-            click.echo(f"  {host:<30} {summary}")
+            say(f"  {host:<30} {summary}")
     if "distributed" in data:
         _echo_broker_status(data["distributed"])
 
 
 def _echo_broker_status(broker: dict[str, Any]) -> None:
-    click.echo(f"broker: {broker['broker']}")
+    say(f"broker: {broker['broker']}")
     if broker.get("error"):
-        click.echo(f"  {broker['error']}")
+        say(f"  {broker['error']}")
         return
     queues = ", ".join(f"{name} {length}" for name, length in broker["queues"].items())
-    click.echo(f"  queued: {queues}  unacknowledged: {broker.get('unacked', 0)}")
-    click.echo(f"  workers: {', '.join(broker['workers']) or 'none answering'}")
+    say(f"  queued: {queues}  unacknowledged: {broker.get('unacked', 0)}")
+    say(f"  workers: {', '.join(broker['workers']) or 'none answering'}")
 
 
 @cli.command()
-@click.option("--jsonl", is_flag=True, help="One JSON object per article per line.")
+@click.option(
+    "--jsonl", is_flag=True, default=True, help="One JSON object per article per line (default)."
+)
 @click.option("--warc", "warc", metavar="FILE", help="Raw captures as WARC/1.1 (FILE.warc.gz).")
 @click.option("--wacz", "wacz", metavar="FILE", help="Raw captures as a WACZ package.")
 @click.option("--source", help="With --warc/--wacz: only this source's captures.")
@@ -471,14 +526,12 @@ def export(
     source: str | None,
     since: datetime | None,
 ) -> None:
-    """Export every article with its aliases and versions (--jsonl), or the captures (--warc)."""
+    """Export every article with its aliases and versions as JSON lines, or the captures (--warc)."""
     if warc or wacz:
         _export_captures(obj, warc=warc, wacz=wacz, source=source, since=since)
         return
-    if not jsonl:
-        raise click.UsageError("choose --jsonl, --warc FILE or --wacz FILE")
     with friendly_errors():
-        echo_jsonl(obj.editions.export())
+        echo_jsonl(obj.reader.export())
 
 
 @cli.command()
@@ -496,33 +549,85 @@ def extract(paths: tuple[str, ...], url: str | None, as_json: bool) -> None:
             if as_json:
                 echo_jsonl([{"path": path, "url": url, "error": str(exc)}])
             else:
-                click.echo(f"{path}: cannot extract: {exc}", err=True)
+                say(f"{path}: cannot extract: {exc}", err=True)
             continue
         if as_json:
             echo_jsonl([data])
         else:
-            click.secho(data["title"] or "(untitled)", bold=True)
-            click.echo(
+            say(data["title"] or "(untitled)", bold=True)
+            say(
                 " · ".join(str(data[k]) for k in ("byline", "published", "language") if data[k])
             )
-            click.echo()
-            click.echo(data["text"])
+            say()
+            say(data["text"])
     if failed:
         sys.exit(1)
 
 
-@cli.command("sources")
-@click.option("--json", "as_json", is_flag=True)
-@pass_context
-def sources_command(obj: Context, as_json: bool) -> None:
-    """Check and list the sources file."""
+@cli.group("sources", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the sources as a JSON list.")
+@click.pass_context
+def sources_command(ctx: click.Context, as_json: bool) -> None:
+    """Check and list the sources file; `sources add` and `sources remove` edit it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj = ctx.find_object(Context)
     with friendly_errors():
         sources = obj.editions.sources()
     if as_json:
         echo_json([s.as_dict() for s in sources])
         return
+    if not sources:
+        say(
+            f"editions: no sources in {obj.editions.sources_file()}: add one with "
+            "`editions sources add NAME URL`",
+            err=True,
+        )
     for s in sources:
-        click.echo(f"{s.name:<20} {s.kind:<8} every {s.every}  {s.url}")
+        say(f"{s.name:<20} {s.kind:<8} every {s.every}  {s.url}")
+
+
+@sources_command.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--kind", default="feed", show_default=True, help="feed, sitemap or page.")
+@click.option(
+    "--every", default="10m", show_default=True, help="How often to poll: 10m, 2h, 1h30m, 1d."
+)
+@click.option("--allow", metavar="RE", help="Keep only discovered URLs matching this regex.")
+@click.option("--deny", metavar="RE", help="Drop discovered URLs matching this regex.")
+@pass_context
+def sources_add(
+    obj: Context,
+    name: str,
+    url: str,
+    kind: str,
+    every: str,
+    allow: str | None,
+    deny: str | None,
+) -> None:
+    """Add a source to the sources file.
+
+    The new file is checked before it is written; comments and layout are kept.
+    """
+    with friendly_errors():
+        source = obj.editions.add_source(name, url, kind=kind, every=every, allow=allow, deny=deny)
+        path = obj.editions.sources_file()
+    say(f"added {source.name!r} to {path}: {source.kind} every {every}, {source.url}")
+
+
+@sources_command.command("remove")
+@click.argument("name")
+@pass_context
+def sources_remove(obj: Context, name: str) -> None:
+    """Remove a source from the sources file.
+
+    Its archived articles stay in the archive; comments and layout are kept.
+    """
+    with friendly_errors():
+        source = obj.editions.remove_source(name)
+        path = obj.editions.sources_file()
+    say(f"removed {source.name!r} from {path}")
 
 
 @cli.group()
@@ -535,26 +640,27 @@ def db() -> None:
 def db_upgrade(obj: Context) -> None:
     """Apply the Alembic migrations up to the newest."""
     from storage.archive import upgrade
+    from storage.engine import redact
 
-    url = obj.database or Settings.from_env().database_url
-    upgrade(url)
-    click.echo(f"database is up to date: {url}", err=True)
+    url = obj.database or obj.settings().database_url
+    with friendly_errors():
+        upgrade(url)
+    say(f"database is up to date: {redact(url)}", err=True)
 
 
 @cli.command()
-@click.option(
-    "--database",
-    "database",
-    metavar="URL",
-    help="Archive to write (default: a fresh SQLite file in a temporary folder).",
-)
 @click.option("--keep-serving", is_flag=True, help="Keep the demo site up until Ctrl-C.")
 @click.option("--serve", is_flag=True, help="Then open the demo archive in the web app.")
-def demo(database: str | None, keep_serving: bool, serve: bool) -> None:
-    """Archive a local demo news site, edit it, archive it again, show the diffs."""
+@pass_context
+def demo(obj: Context, keep_serving: bool, serve: bool) -> None:
+    """Archive a local demo news site, edit it, archive it again, show the diffs.
+
+    The archive is a fresh SQLite file in a temporary folder unless --database is given.
+    """
     from editions.demo.run import run_demo
 
-    run_demo(database_url=database, keep_serving=keep_serving, serve=serve)
+    with friendly_errors():
+        run_demo(database_url=obj.database, keep_serving=keep_serving, serve=serve)
 
 
 # --- reading and sharing: web app, edits, WARC (issue 11) -------------------------
@@ -572,10 +678,10 @@ def _export_captures(
     with friendly_errors():
         if warc:
             with open(warc, "wb") as stream:
-                written = obj.editions.export_warc(stream, source=source, since=since_utc)
+                written = obj.reader.export_warc(stream, source=source, since=since_utc)
             click.echo(f"wrote {written['responses']} captures to {warc}", err=True)
         if wacz:
-            written = obj.editions.export_wacz(wacz, source=source, since=since_utc)
+            written = obj.reader.export_wacz(wacz, source=source, since=since_utc)
             click.echo(f"wrote {written['responses']} captures to {wacz}", err=True)
 
 
@@ -621,7 +727,7 @@ def changes(
 ) -> None:
     """The latest edits of archived articles, newest first."""
     with friendly_errors():
-        rows = obj.editions.changes(
+        rows = obj.reader.changes(
             since=since.replace(tzinfo=UTC) if since else None,
             source=source,
             query=query,
@@ -632,12 +738,13 @@ def changes(
         echo_json(rows)
         return
     if not rows:
-        click.echo("no edits", err=True)
+        say("no edits", err=True)
     for row in rows:
-        click.echo(f"{_when(row['fetched_at'])}  v{row['version']}  {row['title'] or ''}  [{row['change']}]")
-        click.echo(f"  {row['url']}")
+        # say(), not click.echo: archived titles and diffs are untrusted terminal text.
+        say(f"{_when(row['fetched_at'])}  v{row['version']}  {row['title'] or ''}  [{row['change']}]")
+        say(f"  {row['url']}")
         if with_diff:
-            click.echo(row["diff"])
+            say(row["diff"])
 
 
 @cli.command()
@@ -649,7 +756,8 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     from editions.web.server import serve_forever
 
     with friendly_errors():
-        settings = obj.editions.settings
+        editions = obj.reader
+        settings = editions.settings
         host = host or settings.web_host
         port = settings.web_port if port is None else port
         if host not in {"127.0.0.1", "localhost", "::1"} and not (
@@ -661,7 +769,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
                 err=True,
             )
         serve_forever(
-            obj.editions,
+            editions,
             host=host,
             port=port,
             ready=lambda url: click.echo(f"editions: serving {url} ; Ctrl-C to stop", err=True),

@@ -19,6 +19,8 @@ anything else escaping is a bug. The hierarchy::
     ├── DiscoveryError                a feed or sitemap that cannot be read
     ├── ExtractionError               a page with no article in it
     ├── ArchiveError                  the archive refused a request
+    │   ├── DatabaseUnavailableError  the database cannot be reached or opened
+    │   │   └── ArchiveNotFoundError  no archive at that URL (and none was to be created)
     │   ├── InvalidInputError         a value the archive cannot store or look up
     │   ├── SearchQueryError          a search query that cannot be searched
     │   └── NotFoundError             (also a LookupError)
@@ -40,14 +42,18 @@ that catches the built-in keeps working.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "ArchiveError",
+    "ArchiveNotFoundError",
     "ArticleNotFoundError",
     "BlockedAddressError",
     "CaptureNotFoundError",
     "CeleryConfigError",
     "ConfigurationError",
     "DatabaseURLError",
+    "DatabaseUnavailableError",
     "DemoArticleError",
     "DemoError",
     "DiscoveryError",
@@ -101,6 +107,8 @@ class SourcesError(ConfigurationError):
     ) -> None:
         self.path, self.line, self.source, self.field = path, line, source, field
         self.reason = message
+        # Each problem found, in file order; an error for a single problem is its own.
+        self.problems: list[SourcesError] = [self]
         prefix = ""
         if path is not None:
             prefix = f"{path}:{line}: " if line is not None else f"{path}: "
@@ -109,6 +117,31 @@ class SourcesError(ConfigurationError):
         if field is not None:
             prefix += f"field {field!r}: "
         super().__init__(prefix + message)
+
+    @classmethod
+    def collect(cls, problems: Sequence[SourcesError]) -> SourcesError:
+        """One error reporting every problem, one per line; the problem itself if alone.
+
+        ``path``, ``line``, ``source`` and ``field`` are the first problem's, so code
+        that looks at one problem still finds a real one; ``problems`` has them all.
+        """
+        if not problems:
+            raise ValueError("collect() needs at least one problem")
+        if len(problems) == 1:
+            return problems[0]
+        first = problems[0]
+        header = f"{len(problems)} problems"
+        if first.path is not None and all(p.path == first.path for p in problems):
+            header = f"{first.path}: {header}"
+        error = cls(header + ":\n" + "\n".join(f"  {p}" for p in problems))
+        error.path, error.line, error.source, error.field = (
+            first.path,
+            first.line,
+            first.source,
+            first.field,
+        )
+        error.problems = list(problems)
+        return error
 
 
 class RevisitScheduleError(ConfigurationError):
@@ -145,12 +178,15 @@ class FetchError(EditionsError):
 class BlockedAddressError(FetchError):
     """The target resolves to a private, loopback, link-local or reserved address."""
 
-    def __init__(self, address: str, reason: str, host: str | None = None) -> None:
+    def __init__(
+        self, address: str, reason: str, host: str | None = None, *, hint: str | None = None
+    ) -> None:
         self.address = address
         self.reason = reason
         self.host = host
         where = f"{host} resolves to {address}" if host and host != address else address
-        super().__init__(f"refused to connect: {where}, which is {reason}")
+        message = f"refused to connect: {where}, which is {reason}"
+        super().__init__(message + (f" ({hint})" if hint else ""))
 
 
 class ResolutionError(FetchError):
@@ -170,6 +206,14 @@ class ExtractionError(EditionsError):
 
 class ArchiveError(EditionsError):
     """The archive refused a request."""
+
+
+class DatabaseUnavailableError(ArchiveError):
+    """The database cannot be reached or opened; the message names the URL (no password)."""
+
+
+class ArchiveNotFoundError(DatabaseUnavailableError):
+    """There is no archive at this URL, and the caller asked not to create one."""
 
 
 class InvalidInputError(ArchiveError, ValueError):

@@ -27,6 +27,7 @@ __all__ = [
     "RevisitPolicy",
     "Source",
     "build_source",
+    "format_duration",
     "parse_duration",
     "parse_schedule",
 ]
@@ -49,13 +50,14 @@ _DURATION = re.compile(
 
 
 def parse_duration(text: str) -> timedelta:
-    """``"30s"``, ``"10m"``, ``"2h"``, ``"1d"``, ``"1h30m"`` as a timedelta; ValueError otherwise."""
+    """``"90s"``, ``"10m"``, ``"2h"``, ``"1d"``, ``"1h30m"`` as a timedelta; ValueError otherwise."""
     if not isinstance(text, str):
         raise ValueError(f"expected a duration string like '10m', got {type(text).__name__}")
     cleaned = text.strip()
     match = _DURATION.match(cleaned)
     if not cleaned or not match or not any(match.groupdict().values()):
-        raise ValueError(f"{text!r} is not a duration: use e.g. '30s', '10m', '2h', '1d', '1h30m'")
+        # Only hints a source's `every` accepts (at least MIN_EVERY): a hint must not mislead.
+        raise ValueError(f"{text!r} is not a duration: use e.g. '10m', '2h', '1d', '1h30m'")
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
     return timedelta(
         days=parts.get("d", 0),
@@ -102,25 +104,18 @@ class Source:
     _deny: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise _field_error("name", "must be a non-empty string")
-        if self.name != self.name.strip():
-            raise _field_error("name", f"{self.name!r} has leading or trailing spaces")
-        if not isinstance(self.url, str):
-            raise _field_error("url", f"expected a string, got {type(self.url).__name__}")
-        problem = _url_problem(self.url)
-        if problem:
-            raise _field_error("url", f"not an absolute http(s) URL: {problem}")
-        if self.kind not in KINDS:
-            raise _field_error("kind", f"{self.kind!r} is not one of {', '.join(KINDS)}")
-        if not isinstance(self.every, timedelta):
-            raise _field_error("every", f"expected a timedelta, got {type(self.every).__name__}")
-        if self.every < MIN_EVERY:
-            raise _field_error(
-                "every",
-                f"{_format_duration(self.every)} is too often: the minimum is "
-                f"{_format_duration(MIN_EVERY)}, out of politeness to the site",
-            )
+        problems = _value_problems(
+            {
+                "name": self.name,
+                "url": self.url,
+                "kind": self.kind,
+                "every": self.every,
+                "allow": self.allow,
+                "deny": self.deny,
+            }
+        )
+        if problems:
+            raise SourcesError.collect(problems)
         object.__setattr__(self, "_allow", _compile("allow", self.allow))
         object.__setattr__(self, "_deny", _compile("deny", self.deny))
 
@@ -152,10 +147,13 @@ class Source:
         try:
             return build_source(data)
         except SourcesError as exc:
-            raise SourcesError(exc.reason, source=label, field=exc.field) from None
+            raise SourcesError.collect(
+                [SourcesError(p.reason, source=label, field=p.field) for p in exc.problems]
+            ) from None
 
 
-def _format_duration(value: timedelta) -> str:
+def format_duration(value: timedelta) -> str:
+    """A timedelta as the shortest duration string ``parse_duration`` reads back."""
     seconds = int(value.total_seconds())
     if seconds and seconds % 86400 == 0:
         return f"{seconds // 86400}d"
@@ -179,30 +177,88 @@ def _every(value: Any) -> timedelta:
         raise _field_error("every", str(exc)) from None
 
 
-def build_source(table: dict[str, Any]) -> Source:
-    unknown = [key for key in table if key not in FIELDS]
-    if unknown:
-        key = unknown[0]
-        hint = difflib.get_close_matches(key, FIELDS, n=1)
-        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise _field_error(
-            key, f"unknown field{suggestion}; allowed fields are {', '.join(FIELDS)}"
+def _value_problems(values: dict[str, Any]) -> list[SourcesError]:
+    """Every problem with the fields present in ``values``, in field order, not just the first."""
+    problems: list[SourcesError] = []
+    if "name" in values:
+        name = values["name"]
+        if not isinstance(name, str) or not name.strip():
+            problems.append(_field_error("name", "must be a non-empty string"))
+        elif name != name.strip():
+            problems.append(_field_error("name", f"{name!r} has leading or trailing spaces"))
+    if "url" in values:
+        url = values["url"]
+        if not isinstance(url, str):
+            problems.append(_field_error("url", f"expected a string, got {type(url).__name__}"))
+        elif problem := _url_problem(url):
+            problems.append(_field_error("url", f"not an absolute http(s) URL: {problem}"))
+    if "kind" in values and values["kind"] not in KINDS:
+        problems.append(
+            _field_error("kind", f"{values['kind']!r} is not one of {', '.join(KINDS)}")
         )
+    if "every" in values:
+        every = values["every"]
+        if not isinstance(every, timedelta):
+            problems.append(
+                _field_error("every", f"expected a timedelta, got {type(every).__name__}")
+            )
+        elif every < MIN_EVERY:
+            problems.append(
+                _field_error(
+                    "every",
+                    f"{format_duration(every)} is too often: the minimum is "
+                    f"{format_duration(MIN_EVERY)}, out of politeness to the site "
+                    f"(use e.g. '{format_duration(MIN_EVERY)}' or '10m')",
+                )
+            )
+    for key in ("allow", "deny"):
+        try:
+            _compile(key, values.get(key))
+        except SourcesError as exc:
+            problems.append(exc)
+    return problems
+
+
+def build_source(table: dict[str, Any]) -> Source:
+    """A Source from a sources-file table; one SourcesError listing every problem in it."""
+    problems: list[SourcesError] = []
+    suggested: set[str] = set()
+    for key in table:
+        if key not in FIELDS:
+            hint = difflib.get_close_matches(key, FIELDS, n=1)
+            suggested.update(hint)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            problems.append(
+                _field_error(
+                    key, f"unknown field{suggestion}; allowed fields are {', '.join(FIELDS)}"
+                )
+            )
+    values: dict[str, Any] = {}
     for key in REQUIRED_FIELDS:
         if key not in table:
-            raise _field_error(key, "missing (every source needs name, url, kind and every)")
-    for key in ("name", "url", "kind"):
-        if not isinstance(table[key], str):
-            raise _field_error(key, f"expected a string, got {type(table[key]).__name__}")
-    return Source(
-        name=table["name"],
-        url=table["url"].strip(),
-        kind=table["kind"],
-        every=_every(table["every"]),
-        allow=table.get("allow"),
-        deny=table.get("deny"),
-    )
-
+            if key in suggested:
+                continue  # the typo's "did you mean" already says it
+            problems.append(
+                _field_error(key, "missing (every source needs name, url, kind and every)")
+            )
+        elif key == "every":
+            try:
+                values[key] = _every(table[key])
+            except SourcesError as exc:
+                problems.append(exc)
+        elif not isinstance(table[key], str):
+            problems.append(
+                _field_error(key, f"expected a string, got {type(table[key]).__name__}")
+            )
+        else:
+            values[key] = table[key].strip() if key == "url" else table[key]
+    for key in OPTIONAL_FIELDS:
+        if key in table:
+            values[key] = table[key]
+    problems += _value_problems(values)
+    if problems:
+        raise SourcesError.collect(problems)
+    return Source(**values)
 
 
 SCHEDULE_VARIABLE = "EDITIONS_REVISIT_SCHEDULE"

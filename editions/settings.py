@@ -148,6 +148,10 @@ class Settings(BaseSettings):
         6 * 3600.0, "longest wait before a failed article is tried again", ge=0
     )
 
+    summary_every: float = _setting(
+        600.0, "seconds between two summary lines of a long-running mode (0: none)", ge=0
+    )
+
     # --- memory --------------------------------------------------------------------
     trim_heap_every: int = _setting(
         100, "articles between two hand-backs of freed heap memory to the OS (0: never)", ge=0

@@ -17,13 +17,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
+import redis
+
 from editions.settings import Settings
 from schedules.leader import LeaderLock
 from schedules.scheduler import Scheduler
 from schedules.sources import Source, SourcesWatcher, default_sources_path, load_sources
 from storage.archive import Archive
 from worker import tasks
-from worker.celery_app import create_app
+from worker.celery_app import broker_url, create_app, redact_broker
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class DistributedScheduler:
         self._first_poll_at = first_poll_at
         self._clock: Scheduler | None = None
         self._mutex = threading.Lock()
+        self._role: str | None = None  # None until the first election, then leader/standby
 
     @property
     def leading(self) -> bool:
@@ -66,12 +69,27 @@ class DistributedScheduler:
             if self._clock is not None:
                 self._clock.set_sources(self._sources)
 
+    def _holder(self) -> str | None:
+        try:
+            return self.lock.holder()
+        except Exception:  # only for the log line; the election itself reported any error
+            return None
+
     def step(self) -> bool:
         """One round of the election: take or renew the lock, start or stop the clock."""
         leader = self.lock.renew() if self.lock.is_leader else self.lock.try_acquire()
         with self._mutex:
+            if not leader and self._role != "standby":
+                holder = self._holder()
+                log.info(
+                    "standby: %s leads; this scheduler takes over if it stops",
+                    holder or "another scheduler",
+                )
+                self._role = "standby"
             if leader and self._clock is None:
-                log.info("leading: starting the clock for %d sources", len(self._sources))
+                verb = "took over as leader" if self._role == "standby" else "leader"
+                log.info("%s: sending work for %d sources", verb, len(self._sources))
+                self._role = "leader"
                 self._clock = Scheduler(
                     self._sources,
                     poll=self._poll,
@@ -118,6 +136,24 @@ class DistributedScheduler:
         self.lock.release()
 
 
+def _wait_for_broker(client: redis.Redis, stop: threading.Event, settings: Settings) -> bool:
+    """Wait until the broker answers (saying so once); False if stopped first."""
+    where = redact_broker(broker_url(settings))
+    warned = False
+    while not stop.is_set():
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            if not warned:
+                log.warning("waiting for the broker at %s: %s", where, exc)
+                warned = True
+            stop.wait(2.0)
+            continue
+        log.info("connected to the broker at %s", where)
+        return True
+    return False
+
+
 def run_scheduler(
     *,
     database_url: str | None = None,
@@ -134,6 +170,9 @@ def run_scheduler(
     archive.sync_sources(sources)
     client = tasks.connect_redis(settings)
     stop = stop or threading.Event()
+    if not _wait_for_broker(client, stop, settings):
+        archive.close()
+        return
 
     def poll(source: Source) -> None:
         tasks.enqueue_poll(source.as_dict(), client=client, settings=settings)

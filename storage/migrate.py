@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 
 from editions.settings import Settings
 
-from .engine import create_engine
+from .engine import create_engine, database_errors
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ def upgrade(url: str | None = None, *, settings: Settings | None = None) -> None
     """Bring the database at ``url`` (default: EDITIONS_DATABASE_URL) to the newest schema."""
     engine = create_engine(url, settings=settings)
     try:
-        upgrade_engine(engine)
+        with database_errors(engine.url):
+            upgrade_engine(engine)
         log.info("database schema at %s", head_revision())
     finally:
         engine.dispose()

@@ -139,15 +139,14 @@ class Fetch(SQLModel, table=True):
     headers: str | None = Field(default=None, sa_type=sa.Text)
 
 
-class Version(SQLModel, table=True):
-    """One meaningful edition of an article's content."""
+class VersionContent(SQLModel):
+    """What extraction yields for one page and the archive keeps: one record, named as
+    the fields of ``worker.extract.Extracted``, from which it is copied by name.
 
-    __table_args__ = (sa.UniqueConstraint("article_id", "number"),)
+    A new extracted field is added here (with its migration) and to ``Extracted``;
+    the pipeline, the archive and ``Editions.show`` carry it with no other change.
+    """
 
-    id: int | None = Field(default=None, primary_key=True)
-    article_id: int = Field(foreign_key="article.id", ondelete="CASCADE")
-    number: int
-    fetched_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     title: str | None = None
     byline: str | None = None
     published: datetime | None = _when()
@@ -158,6 +157,13 @@ class Version(SQLModel, table=True):
     canonical_url: str | None = None
     description: str | None = Field(default=None, sa_type=sa.Text)
     text: str = Field(sa_type=sa.Text)
+
+
+class NewVersion(VersionContent):
+    """A version as the pipeline hands it to the archive: the content plus the
+    archive's bookkeeping (when, hashes, where from, what changed)."""
+
+    fetched_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     # Indexed: the same text under another URL of the same site is the same story.
     text_sha256: str = Field(index=True)
     fingerprint: str
@@ -166,3 +172,24 @@ class Version(SQLModel, table=True):
     words_added: int = 0
     words_removed: int = 0
     change: str = ""
+
+    @classmethod
+    def from_content(cls, content: object, **bookkeeping: Any) -> NewVersion:
+        """The one mapping from the extraction stage: every ``VersionContent`` field is
+        read by name from ``content`` (an extracted article), the rest comes as keywords."""
+        fields = {name: getattr(content, name) for name in VersionContent.model_fields}
+        return cls(**fields, **bookkeeping)
+
+
+class Version(NewVersion, table=True):
+    """One meaningful edition of an article's content."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("article_id", "number"),
+        # The recent-changes page and the feeds read the newest versions first.
+        sa.Index("ix_version_fetched_at", "fetched_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", ondelete="CASCADE")
+    number: int

@@ -1,4 +1,5 @@
-"""Full-text search: the user query grammar and its translation for each dialect.
+"""Full-text search: the user query grammar, its translation for each dialect,
+and the index and queries of the two dialects (``SearchIndex``).
 
 The grammar is that of Postgres ``websearch_to_tsquery``: words (all required),
 ``"quoted phrases"`` (an unbalanced quote closes at the end), ``-word`` or
@@ -11,9 +12,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+from sqlmodel import Session
+
 from editions.errors import SearchQueryError
+
+from .db import Database
+from .models import Article, UTCDateTime, Version
 
 # Word characters as FTS5's unicode61 and Postgres' parser see them (no '_').
 _WORD = re.compile(r"[^\W_]+")
@@ -146,3 +154,223 @@ def to_tsquery_sql(query: Query) -> tuple[str, dict[str, Any]]:
             parts.append(f"!!{sql}" if term.negated else sql)
         clauses.append("(" + " && ".join(parts) + ")")
     return " || ".join(clauses), params
+
+
+# Snippet highlight markers: private-use characters that never occur in article
+# text, so "did the text match?" is a reliable test; swapped for [ ] at the end.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+# FTS5 bm25 column weights (title, byline, text): a title hit outranks a body hit.
+_BM25 = "bm25(article_fts, 10.0, 2.0, 1.0)"
+_HEADLINE = f'StartSel={_OPEN}, StopSel={_CLOSE}, MaxWords=30, MinWords=10, MaxFragments=2, FragmentDelimiter=" … "'
+
+
+@dataclass
+class SearchHit:
+    """One search result; ``score`` is higher for better matches on both dialects."""
+
+    article_id: int
+    url: str
+    title: str | None
+    snippet: str
+    score: float
+    published: datetime | None
+    source: str | None
+    versions: int
+    language: str | None
+
+
+class SearchIndex:
+    """The full-text index of every article's latest version, in the database's own dialect:
+    FTS5 on SQLite, a weighted tsvector table on Postgres."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def index(self, session: Session, article_id: int, version: Version) -> None:
+        """Make ``version`` the indexed text of its article (inside the caller's transaction)."""
+        params = {
+            "id": article_id,
+            "version_id": version.id,
+            "title": version.title or "",
+            "byline": version.byline or "",
+            "text": version.text,
+        }
+        if self.db.dialect == "sqlite":
+            session.execute(sa.text("DELETE FROM article_fts WHERE rowid = :id"), params)
+            session.execute(
+                sa.text(
+                    "INSERT INTO article_fts(rowid, title, byline, text)"
+                    " VALUES (:id, :title, :byline, :text)"
+                ),
+                params,
+            )
+            return
+        session.execute(
+            sa.text(
+                "INSERT INTO article_search(article_id, version_id, document) VALUES (:id, :version_id,"
+                " setweight(to_tsvector('simple', :title), 'A')"
+                " || setweight(to_tsvector('simple', :byline), 'B')"
+                " || setweight(to_tsvector('simple', :text), 'C'))"
+                " ON CONFLICT (article_id) DO UPDATE"
+                " SET version_id = excluded.version_id, document = excluded.document"
+            ),
+            params,
+        )
+
+    def forget(self, session: Session, article_id: int) -> None:
+        """Drop an article deleted by a merge (Postgres' index row goes by cascade)."""
+        if self.db.dialect == "sqlite":
+            session.execute(
+                sa.text("DELETE FROM article_fts WHERE rowid = :id"), {"id": article_id}
+            )
+
+    def search(
+        self,
+        query: str,
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        language: str | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """Full-text search over the latest version of every article, best first."""
+        parsed = parse_query(query, max_length=int(self.db.settings.search_max_query_length))
+        if not isinstance(limit, int) or limit < 1:
+            raise SearchQueryError(f"limit must be a positive whole number, got {limit!r}")
+        where = []
+        params: dict[str, Any] = {"limit": limit}
+        binds = [sa.bindparam("limit", type_=sa.Integer)]
+        if source is not None:
+            where.append("a.source = :source")
+            params["source"] = source
+        if language is not None:
+            # Languages are stored as lower-case codes; comparing the bare column lets
+            # Postgres use its statistics (lower(column) has none and misleads the planner).
+            where.append("a.language = lower(:language)")
+            params["language"] = language
+        for name, value, op in (("since", since, ">="), ("until", until, "<=")):
+            if value is not None:
+                where.append(f"coalesce(a.published, a.first_seen_at) {op} :{name}")
+                params[name] = value
+                binds.append(sa.bindparam(name, type_=UTCDateTime))
+        filters = "".join(f" AND {w}" for w in where)
+        if self.db.dialect == "sqlite":
+            rows = self._search_sqlite(parsed, filters, params, binds)
+        else:
+            rows = self._search_postgres(parsed, filters, params, binds)
+        if not rows:
+            return []
+        with self.db.read() as session:
+            articles = {
+                a.id: a
+                for a in session.scalars(
+                    sa.select(Article).where(Article.id.in_([r[0] for r in rows]))
+                )
+            }
+        hits = []
+        for article_id, score, text_snippet, title_snippet in rows:
+            article = articles.get(article_id)
+            if article is None:  # deleted between the two reads
+                continue
+            snippet = text_snippet or ""
+            if _OPEN not in snippet and title_snippet and _OPEN in title_snippet:
+                snippet = title_snippet
+            hits.append(
+                SearchHit(
+                    article_id=article_id,
+                    url=article.canonical_url,
+                    title=article.title,
+                    snippet=snippet.replace(_OPEN, "[").replace(_CLOSE, "]"),
+                    score=float(score),
+                    published=article.published,
+                    source=article.source,
+                    versions=article.latest_version,
+                    language=article.language,
+                )
+            )
+        return hits
+
+    def _search_sqlite(
+        self, parsed: Query, filters: str, params: dict[str, Any], binds: list[Any]
+    ) -> list[tuple[int, float, str, str]]:
+        params = {
+            **params,
+            "match": to_fts5(parsed),
+            "open": _OPEN,
+            "close": _CLOSE,
+            "window": int(self.db.settings.search_rank_window),
+        }
+        # Rank within the newest SEARCH_RANK_WINDOW matches: a very broad query then
+        # costs the same at 100k articles as at 10k (see the setting's comment).
+        ranked_sql = sa.text(
+            f"SELECT a.id, -{_BM25} AS score FROM article_fts JOIN article a ON a.id = article_fts.rowid"
+            # The window is a rowid floor, a range FTS5 applies while it scans; an
+            # `IN (ids)` list would re-run the full-text query once per id.
+            f" WHERE article_fts MATCH :match{filters} AND article_fts.rowid >="
+            " (SELECT coalesce(min(w.id), 0) FROM (SELECT article_fts.rowid AS id"
+            "  FROM article_fts JOIN article a ON a.id = article_fts.rowid"
+            f"  WHERE article_fts MATCH :match{filters}"
+            "  ORDER BY article_fts.rowid DESC LIMIT :window) AS w)"
+            f" ORDER BY {_BM25}, a.id LIMIT :limit"
+        ).bindparams(*binds, sa.bindparam("window", type_=sa.Integer))
+        with self.db.read() as session:
+            try:
+                ranked = session.execute(ranked_sql, params).all()
+                if not ranked:
+                    return []
+                # Snippets only for the hits we return, not for every match.
+                snippet_sql = sa.text(
+                    "SELECT rowid, snippet(article_fts, 2, :open, :close, '…', 12),"
+                    " snippet(article_fts, 0, :open, :close, '…', 12)"
+                    " FROM article_fts WHERE article_fts MATCH :match AND rowid IN :ids"
+                ).bindparams(sa.bindparam("ids", expanding=True))
+                snippets = {
+                    row[0]: (row[1], row[2])
+                    for row in session.execute(
+                        snippet_sql, {**params, "ids": [r[0] for r in ranked]}
+                    )
+                }
+            except sa.exc.OperationalError as exc:
+                # parse_query should make this unreachable; never leak a raw SQLite error.
+                raise SearchQueryError(
+                    f"cannot search for {params['match']!r}: {exc.orig}"
+                ) from exc
+        return [(i, s, *snippets.get(i, ("", ""))) for i, s in ranked]
+
+    def _search_postgres(
+        self, parsed: Query, filters: str, params: dict[str, Any], binds: list[Any]
+    ) -> list[tuple[int, float, str, str]]:
+        tsquery, query_params = to_tsquery_sql(parsed)
+        # Rank and limit first; ts_headline is costly, so only the top hits get one.
+        # Three steps, each bounded: the newest SEARCH_RANK_WINDOW matches (the GIN
+        # index finds them without reading documents), ranking within those (reading
+        # each tsvector is the costly part), then headlines for the top hits only.
+        join = " JOIN article a ON a.id = s.article_id" if filters else ""
+        tsquery = f"({tsquery})"
+        sql = sa.text(
+            # MATERIALIZED keeps the planner on the GIN index: without the fence it may
+            # walk the primary key backwards, reading every document, for a rare word.
+            "WITH matches AS MATERIALIZED ("
+            f"  SELECT s.article_id FROM article_search s{join}"
+            f"  WHERE s.document @@ {tsquery}{filters}),"
+            " window_ AS (SELECT article_id FROM matches ORDER BY article_id DESC LIMIT :window),"
+            " top AS ("
+            f"  SELECT s.article_id, s.version_id, ts_rank_cd(s.document, {tsquery}) AS score"
+            "   FROM article_search s JOIN window_ w ON w.article_id = s.article_id"
+            "   ORDER BY score DESC, s.article_id LIMIT :limit)"
+            " SELECT top.article_id, top.score,"
+            f" ts_headline('simple', v.text, {tsquery}, :headline),"
+            f" ts_headline('simple', coalesce(v.title, ''), {tsquery}, :headline)"
+            " FROM top JOIN version v ON v.id = top.version_id"
+            " ORDER BY top.score DESC, top.article_id"
+        ).bindparams(*binds, sa.bindparam("window", type_=sa.Integer))
+        values = {
+            **params,
+            **query_params,
+            "headline": _HEADLINE,
+            "window": int(self.db.settings.search_rank_window),
+        }
+        with self.db.read() as session:
+            rows = session.execute(sql, values).all()
+        return [tuple(r) for r in rows]  # type: ignore[misc]

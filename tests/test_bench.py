@@ -90,3 +90,36 @@ def test_unmeasured_figure_prints_its_reason() -> None:
     table = format_table([row])
     assert "n/a (no broker)" in table
     assert table.splitlines()[0].split()[:3] == ["figure", "editions", "peer"]
+
+
+def _bench_without(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m bench ARGS`` in a process where ``module`` cannot be imported."""
+    code = (
+        f"import sys; sys.modules[{module!r}] = None; sys.argv[0] = 'bench'; "
+        f"from bench.cli import main; sys.exit(main({list(args)!r}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(("module", "package"), [("newspaper", "newspaper4k"), ("readability", "readability-lxml")])  # fmt: skip
+def test_missing_bench_extra_is_named_and_fails(module: str, package: str) -> None:
+    # issue 12 item 10: no tracebacks and n/a peers with exit 0; say what to install.
+    result = _bench_without(module, "--quick")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "pip install -e '.[bench]'" in result.stderr and package in result.stderr
+    assert "Traceback" not in result.stderr and "ModuleNotFoundError" not in result.stderr
+    assert result.stdout == ""  # refused before measuring anything
+
+
+def test_figures_without_peers_need_no_extra() -> None:
+    # --only storage compares editions with nothing: a missing extra must not stop it.
+    result = _bench_without("newspaper", "--quick", "--only", "storage")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "6 storage per extra version" in result.stdout

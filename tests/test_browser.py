@@ -66,6 +66,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BackgroundS
         yield server, list(figures["changed"])  # type: ignore[arg-type]
 
 
+def _wait(driver: Any, css: str, count: int | None = None) -> list[Any]:
+    """The elements matching ``css`` once the page that follows a click has them."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ready(d: Any) -> list[Any] | bool:
+        found = d.find_elements("css selector", css)
+        return found if found and (count is None or len(found) == count) else False
+
+    return WebDriverWait(driver, 15).until(ready)
+
+
 def _shot(driver: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -81,27 +92,26 @@ def test_search_article_diff_and_feed(browser: Any, live: tuple[BackgroundServer
     box = browser.find_element(By.NAME, "q")
     box.send_keys("bridge")
     box.submit()
-    hits = browser.find_elements(By.CSS_SELECTOR, ".hit a.title")
-    assert hits, browser.page_source[:2000]
+    hits = _wait(browser, ".hit a.title")
     assert browser.find_elements(By.TAG_NAME, "mark")
     _shot(browser, "search")
 
     bridge = next(u for u in changed if "bridge" in u)
     next(h for h in hits if "Bridge" in h.text).click()
+    _wait(browser, "ol.timeline li")
     assert "Versions" in browser.page_source
     assert bridge in browser.page_source
     _shot(browser, "article")
 
     browser.find_element(By.CSS_SELECTOR, "a.diff-link").click()
-    assert browser.find_elements(By.CSS_SELECTOR, "#diff ins")
-    inserted = " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, "#diff ins"))
+    inserted = " ".join(e.text for e in _wait(browser, "#diff ins"))
     assert "Correction" in inserted
     _shot(browser, "diff")
 
     # The same diff side by side, then on a phone-sized screen: nothing spills sideways.
     browser.find_element(By.CSS_SELECTOR, "input[value=side]").click()
     browser.find_element(By.CSS_SELECTOR, "form.pick button").click()
-    assert len(browser.find_elements(By.CSS_SELECTOR, ".sides section")) == 2
+    assert len(_wait(browser, ".sides section")) == 2
     _shot(browser, "diff-side-by-side")
     browser.set_window_size(390, 844)
     try:
@@ -115,9 +125,11 @@ def test_search_article_diff_and_feed(browser: Any, live: tuple[BackgroundServer
         browser.set_window_size(1200, 900)
 
     browser.find_element(By.LINK_TEXT, "Recent changes").click()
-    assert len(browser.find_elements(By.CSS_SELECTOR, ".changes li")) == len(changed)
+    assert len(_wait(browser, ".changes li")) == len(changed)
     browser.find_element(By.CSS_SELECTOR, "a.feed").click()
-    assert "/feeds/changes.atom" in browser.current_url
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15).until(lambda d: "/feeds/changes.atom" in d.current_url)
     source = browser.page_source
     assert "Old Mill Bridge" in source and "Correction" in source
     _shot(browser, "feed")

@@ -26,9 +26,18 @@ from worker.tasks import retry_countdown
 ROOT = Path(__file__).resolve().parent.parent
 
 
+BROKER = "redis://127.0.0.1:6379/0"
+
+
 @pytest.fixture
 def settings() -> Settings:
-    return Settings.from_env({})
+    return Settings.from_env({}, broker_url=BROKER)
+
+
+def test_no_broker_url_is_a_clear_error() -> None:
+    # The README says the default is empty; it must not silently mean a local Redis.
+    with pytest.raises(CeleryConfigError, match="EDITIONS_BROKER_URL is not set"):
+        celery_config(Settings.from_env({}))
 
 
 @pytest.fixture
@@ -92,8 +101,11 @@ def test_flower_sees_every_task(config: dict) -> None:
     assert config["worker_send_task_events"] is True
 
 
-def test_task_names_are_stable_and_registered() -> None:
+def test_task_names_are_stable_and_registered(monkeypatch: pytest.MonkeyPatch) -> None:
     import worker
+
+    monkeypatch.setenv("EDITIONS_BROKER_URL", BROKER)
+    monkeypatch.setattr(worker, "_app", None)
 
     app = worker.app
 
@@ -117,7 +129,7 @@ def test_task_names_are_stable_and_registered() -> None:
 )
 def test_contradictory_settings_are_refused(overrides: dict, message: str) -> None:
     with pytest.raises(CeleryConfigError, match=message):
-        celery_config(Settings.from_env({}, **overrides))
+        celery_config(Settings.from_env({}, **{"broker_url": BROKER, **overrides}))
 
 
 def test_env_var_broker_is_used() -> None:

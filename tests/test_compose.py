@@ -3,6 +3,7 @@ command it runs exists in this project."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -130,6 +131,7 @@ def test_celery_commands_exist(services: dict[str, dict[str, Any]]) -> None:
         done = subprocess.run(
             [str(BIN / "celery"), *argv[1:4], "--help"],
             cwd=ROOT,
+            env={**os.environ, "EDITIONS_BROKER_URL": service["environment"]["EDITIONS_BROKER_URL"]},
             capture_output=True,
             text=True,
             timeout=120,
@@ -140,9 +142,11 @@ def test_celery_commands_exist(services: dict[str, dict[str, Any]]) -> None:
     assert checked == 2  # worker and flower
 
 
-def test_the_celery_app_is_found_as_worker_app() -> None:
+def test_the_celery_app_is_found_as_worker_app(monkeypatch: pytest.MonkeyPatch) -> None:
     import worker
 
+    monkeypatch.setenv("EDITIONS_BROKER_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setattr(worker, "_app", None)
     assert worker.app.main == "editions"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         worker.nothing  # noqa: B018

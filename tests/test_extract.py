@@ -327,6 +327,53 @@ def test_article_body_from_json_ld_when_the_page_renders_it_with_script():
     assert found.text == body
 
 
+def test_text_nested_deeper_than_libxml2s_limit_is_extracted():
+    # libxml2 stops building the tree at 255 levels: the text below came out as nothing.
+    nested = "<div>" * 300 + "".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS) + "</div>" * 300
+    found = extract_article(
+        _page(paragraphs=[]).replace("</h1>", "</h1>" + nested), "https://example.org/deep"
+    )
+    for paragraph in ARTICLE_PARAGRAPHS:
+        assert paragraph in found.text
+
+
+def test_text_nested_past_any_parser_limit_is_an_extraction_error():
+    # libxml2 stops at 2048 levels even for huge trees, and loses the rest of the page:
+    # never a normal version holding the headline only.
+    nested = "<div>" * 5000 + "".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS) + "</div>" * 5000
+    page = _page(paragraphs=[]).replace("</h1>", "</h1>" + nested)
+    with pytest.raises(ExtractionError, match="nested"):
+        extract_article(page, "https://example.org/deeper")
+
+
+def test_a_single_line_paragraph_over_10_mib_is_extracted():
+    # libxml2 drops a text node over 10 MB unless told the tree may be huge.
+    words = "tram " * (2 * 1024 * 1024 + 1)
+    found = extract_article(_page(paragraphs=[words.strip()]), "https://example.org/huge")
+    assert len(found.text) > 10 * 1024 * 1024
+    assert found.text.count("tram") == 2 * 1024 * 1024 + 1
+
+
+@pytest.mark.parametrize(
+    ("head", "body_top"),
+    [
+        ('<meta property="article:published_time" content="2024-13-45">', ""),
+        ("", '<time datetime="2024-02-30">30 February</time>'),
+        ("", "<p>Published 2024-13-45</p>"),
+    ],
+)
+def test_an_impossible_date_is_no_date(head, body_top):
+    found = extract_article(_page(head=head, body_top=body_top), "https://example.org/news/tram")
+    assert found.published is None
+
+
+def test_a_first_of_the_month_the_page_writes_out_is_kept():
+    found = extract_article(
+        _page(body_top="<p>Published on 1 March 2024</p>"), "https://example.org/news/tram"
+    )
+    assert found.published == datetime(2024, 3, 1, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -336,6 +383,11 @@ def test_article_body_from_json_ld_when_the_page_renders_it_with_script():
         ("September 14, 2018", datetime(2018, 9, 14, tzinfo=UTC)),
         ("tomorrow", None),
         ("10:30", None),
+        ("2024-13-45", None),
+        ("2024-02-30", None),
+        ("September 2018", None),
+        ("Tue, 10 Jun 2003 04:00:00 EST", datetime(2003, 6, 10, 9, tzinfo=UTC)),
+        ("Mar 28, 2020, 06:15 PM IST", datetime(2020, 3, 28, 18, 15, tzinfo=UTC)),
         ("", None),
         (None, None),
     ],

@@ -335,7 +335,10 @@ print(json.dumps({
     "status": result.status,
     "final_url": result.final_url,
     "error": result.error,
-    "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    # VmHWM is this process's own peak: ru_maxrss can carry the parent's over exec.
+    "maxrss_kib": int(next(
+        line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")
+    )),
 }))
 """
 
@@ -691,6 +694,36 @@ def test_robots_server_error_disallows(site: LocalSite, status: int) -> None:
     assert result.outcome is Outcome.ROBOTS
     assert "unreachable" in (result.error or "") and str(status) in (result.error or "")
     assert site.requests_for("/story") == []
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_host_is_a_connection_error_not_robots() -> None:
+    # Nothing listens: the robots.txt fetch itself fails, so the page fetch reports the
+    # network outcome (issue 12 item 3), not a robots verdict the site never gave.
+    url = f"http://127.0.0.1:{_free_port()}/feed.xml"
+    with make_fetcher(robots_enabled=True) as fetcher:
+        first = fetcher.fetch(url)
+        again = fetcher.fetch(url)  # from the cached verdict
+    for result in (first, again):
+        assert result.outcome is Outcome.CONNECTION_ERROR, result.error
+        assert "host unreachable" in (result.error or "")
+        assert "robots.txt disallows" not in (result.error or "")
+
+
+def test_silent_host_is_a_timeout_not_robots() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)  # accepts connections, never answers
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/story"
+        with make_fetcher(robots_enabled=True, read_timeout=0.3, total_timeout=2.0) as fetcher:
+            result = fetcher.fetch(url)
+    assert result.outcome is Outcome.TIMEOUT, result.error
+    assert "host unreachable" in (result.error or "")
 
 
 def test_robots_error_verdict_expires(site: LocalSite) -> None:

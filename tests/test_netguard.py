@@ -121,6 +121,8 @@ def test_resolve_and_check_refuses_localhost() -> None:
     with pytest.raises(BlockedAddressError) as info:
         resolve_and_check("localhost", 80, allow_private=False)
     assert "localhost resolves to" in str(info.value)
+    # The refusal says how to allow it (issue 12 item 9).
+    assert "EDITIONS_ALLOW_PRIVATE_ADDRESSES" in str(info.value)
 
 
 def test_resolve_and_check_allows_private_when_told() -> None:
@@ -167,6 +169,7 @@ def test_fetcher_blocks_loopback(site: LocalSite) -> None:
         result = fetcher.fetch(site.url("/secret"))
     assert result.outcome is Outcome.BLOCKED
     assert "127.0.0.1" in (result.error or "") and "loopback" in (result.error or "")
+    assert "EDITIONS_ALLOW_PRIVATE_ADDRESSES=1" in (result.error or "")
     assert result.body == b"" and result.status is None
     assert site.requests == []
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from editions.api import Editions
 from editions.demo.site import LocalSite
 from editions.settings import Settings
 from schedules.sources import Source
 from tests.pages import BOILERPLATE, article_html, paragraphs, rss, sitemap
+from worker.pipeline import ingest_article
 
 TOPICS = ["the ferry timetable", "the harbour wall", "the lifeboat station"]
 
@@ -214,3 +218,69 @@ def test_run_once_takes_due_articles_in_batches(site, database_url):
         report = ed.run_once(sources=[feed])
         assert report.counts() == {"new": 5}
         assert ed.archive.count_due(datetime.now(UTC)) == 0
+
+
+def test_text_nested_past_libxml2s_depth_limit_is_archived(site, database_url):
+    # Stored before as a normal version holding the headline only (issue 8, hole 5).
+    paras = paragraphs("the breakwater")
+    page = article_html(title="Breakwater repairs begin", paragraphs=paras)
+    page = page.replace("<p>", "<div>" * 300 + "<p>", 1).replace(
+        "</article>", "</div>" * 300 + "</article>"
+    )
+    site.add("/news/deep", page)
+    site.add("/d.xml", rss([("deep", site.url("/news/deep"))]), content_type="application/rss+xml")
+    feed = Source(name="d", url=site.url("/d.xml"), kind="feed", every=timedelta(minutes=5))
+    with Editions(database_url, settings=settings()) as ed:
+        assert ed.run_once(sources=[feed]).counts() == {"new": 1}
+        text = ed.show(site.url("/news/deep"))["text"]
+    for paragraph in paras:
+        assert paragraph in text
+
+
+# A statement that writes, or takes a write lock (SQLite's BEGIN IMMEDIATE, FOR UPDATE).
+_WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|BEGIN IMMEDIATE)\b|\bFOR UPDATE\b", re.I)
+
+
+class WriteTransactions:
+    """Counts the committed transactions on a real engine that wrote or locked for writing."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.count = 0
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "commit", self._commit)
+        sa.event.listen(engine, "rollback", self._rollback)
+
+    def _statement(self, conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if _WRITES.search(statement):
+            conn.info["writes"] = True
+
+    def _commit(self, conn: sa.Connection) -> None:
+        if conn.info.pop("writes", False):
+            self.count += 1
+
+    def _rollback(self, conn: sa.Connection) -> None:
+        conn.info.pop("writes", False)
+
+    def take(self) -> int:
+        count, self.count = self.count, 0
+        return count
+
+
+def test_one_ingest_is_one_write_transaction(site, database_url):
+    topic = "the one write"
+    url = publish(site, "one-write", f"Council decides on {topic}", paragraphs(topic))
+    with Editions(database_url, settings=settings()) as ed:
+        now = ed.clock()
+        assert ed.archive.track_articles([url], source="feed", seen_at=now, next_check_at=now)
+        writes = WriteTransactions(ed.archive.engine)
+        # A tracked article's first version: capture, fetch log, version and next check.
+        assert ingest_article(ed.pipeline, url).action == "new"
+        assert writes.take() == 1
+        # Nothing changed: the conditional GET answers 304.
+        assert ingest_article(ed.pipeline, url).action == "not_modified"
+        assert writes.take() == 1
+        publish(site, "one-write", f"Council decides on {topic}", [*paragraphs(topic), "Update."])
+        changed = ingest_article(ed.pipeline, url)
+        assert (changed.action, changed.version) == ("changed", 2)
+        assert writes.take() == 1
+        assert ed.status()["versions"] == 2

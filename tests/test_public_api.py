@@ -31,6 +31,7 @@ API_NAMES = {
     "extract_file",
 }
 EDITIONS_METHODS = {
+    "add_source",
     "archive",
     "broker_status",
     "capture",
@@ -54,9 +55,11 @@ EDITIONS_METHODS = {
     "run_once",
     "run_scheduler",
     "search",
+    "remove_source",
     "show",
     "source_names",
     "sources",
+    "sources_file",
     "status",
 }
 OUTCOMES = {
@@ -87,7 +90,7 @@ def test_editions_methods_are_pinned() -> None:
 
 def test_editions_constructor_takes_clock_and_fetcher() -> None:
     params = inspect.signature(Editions).parameters
-    assert list(params) == ["database_url", "sources_path", "settings", "clock", "fetcher"]
+    assert list(params) == ["database_url", "sources_path", "settings", "clock", "fetcher", "create"]
     assert all(params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in list(params)[1:])
 
 

@@ -14,10 +14,13 @@ from schedules.sources import (
     MIN_EVERY,
     Source,
     SourcesError,
+    add_source,
     default_sources_path,
     load_sources,
     parse_duration,
     parse_sources,
+    remove_source,
+    write_sources_text,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -282,6 +285,50 @@ def test_error_names_the_source():
         parse_sources(text, "feeds.toml")
 
 
+def test_every_problem_is_reported_at_once(tmp_path):
+    # Three bad fields in one table and one in another: all four, each with line and field.
+    path = tmp_path / "s.toml"
+    path.write_text(
+        _source('name = "a"', 'url = "ftp://e.example/a"', 'kind = "rss"', 'every = "often"')
+        + _source('name = "b"', 'url = "https://e.example/b"', 'kind = "feed"', 'every = "5s"'),
+        encoding="utf-8",
+    )
+    with pytest.raises(SourcesError) as caught:
+        load_sources(path)
+    error = caught.value
+    located = [(p.line, p.source, p.field) for p in error.problems]
+    assert located == [(3, "a", "url"), (4, "a", "kind"), (5, "a", "every"), (10, "b", "every")]
+    message = str(error)
+    assert message.startswith(f"{path}: 4 problems")
+    for line, _, field in located:
+        assert f"{path}:{line}: " in message and f"field {field!r}" in message
+    assert all(p.path == str(path) for p in error.problems)
+
+
+def test_one_problem_is_its_own_only_problem():
+    with pytest.raises(SourcesError) as caught:
+        parse_sources(_source('name = "a"', 'url = "https://e.example/"', 'kind = "x"'), "s.toml")
+    # kind is wrong and every is missing: two problems, the missing one at the header line.
+    assert [(p.line, p.field) for p in caught.value.problems] == [(1, "every"), (4, "kind")]
+    with pytest.raises(SourcesError) as caught:
+        parse_sources(GOOD_A.replace('"feed"', '"x"'), "s.toml")
+    assert caught.value.problems == [caught.value] and caught.value.field == "kind"
+
+
+@pytest.mark.parametrize("every", ["often", "10 minutes", "5s"])
+def test_every_hints_are_valid(every):
+    text = _source(
+        'name = "a"', 'url = "https://e.example/"', 'kind = "feed"', f'every = "{every}"'
+    )
+    with pytest.raises(SourcesError) as caught:
+        parse_sources(text, "s.toml")
+    hinted = re.findall(r"'(\d\w*)'", str(caught.value))
+    assert hinted, str(caught.value)
+    # Every duration the message suggests must itself be accepted.
+    for hint in hinted:
+        parse_sources(text.replace(f'"{every}"', f'"{hint}"'), "s.toml")
+
+
 def test_toml_syntax_error_has_line(tmp_path):
     path = tmp_path / "broken.toml"
     path.write_text(GOOD_A + '[[source]]\nname = "b\n', encoding="utf-8")
@@ -341,3 +388,95 @@ def test_sources_watcher_notices_edits_once(tmp_path):
     assert watcher.changed() is False
     path.unlink()
     assert watcher.changed() is True
+
+
+# --- editing the file: add_source / remove_source (issue 12 item 9) ----------------------
+
+COMMENTED = """\
+# my sources: keep this header
+
+# The gazette, polled often
+[[source]]
+name = "gazette"   # the local paper
+url = "https://gazette.example/feed.xml"
+kind = "feed"
+every = "10m"
+
+# The harbour board's sitemap
+[[source]]
+name = "harbour"
+url = "https://harbour.example/sitemap.xml"
+kind = "sitemap"
+every = "1h"
+deny = '/archive/\\d+'
+"""
+
+
+def _new(name: str = "tide", **fields: object) -> Source:
+    values: dict[str, object] = {
+        "name": name,
+        "url": "https://tide.example/rss",
+        "kind": "feed",
+        "every": "15m",
+    }
+    values.update(fields)
+    return Source.from_dict(values)
+
+
+def test_add_source_keeps_everything_and_appends():
+    source = _new(allow=r"/news/\d+")
+    text = add_source(COMMENTED, source)
+    assert text.startswith(COMMENTED.rstrip("\n"))  # byte for byte, comments included
+    assert parse_sources(text) == [*parse_sources(COMMENTED), source]
+    assert '\n\n[[source]]\nname = "tide"' in text  # a blank line before the new table
+    assert 'every = "15m"' in text and "allow = '/news/\\d+'" in text
+
+
+def test_add_source_to_an_empty_or_commented_file():
+    assert parse_sources(add_source("", _new())) == [_new()]
+    shipped = (ROOT / "schedules" / "sources.toml").read_text(encoding="utf-8")
+    text = add_source(shipped, _new())
+    assert text.startswith(shipped.rstrip("\n")) and parse_sources(text) == [_new()]
+
+
+def test_add_source_refuses_a_duplicate_name():
+    with pytest.raises(SourcesError, match="already") as caught:
+        add_source(COMMENTED, _new("harbour"))
+    assert caught.value.field == "name" and caught.value.line == 12
+
+
+def test_add_source_refuses_to_edit_a_broken_file():
+    broken = COMMENTED.replace('kind = "sitemap"', 'kind = "atlas"')
+    with pytest.raises(SourcesError, match="field 'kind'"):
+        add_source(broken, _new(), "s.toml")
+
+
+def test_remove_source_takes_its_comment_and_keeps_the_rest():
+    text = remove_source(COMMENTED, "gazette")
+    assert [s.name for s in parse_sources(text)] == ["harbour"]
+    assert "gazette" not in text and "polled often" not in text
+    assert text.startswith("# my sources: keep this header\n\n# The harbour board's sitemap\n")
+    text = remove_source(COMMENTED, "harbour")
+    assert [s.name for s in parse_sources(text)] == ["gazette"]
+    assert "harbour" not in text and text.endswith('every = "10m"\n')
+    assert "# The gazette, polled often" in text
+
+
+def test_remove_then_add_round_trips():
+    text = add_source(remove_source(COMMENTED, "harbour"), parse_sources(COMMENTED)[1])
+    assert parse_sources(text) == parse_sources(COMMENTED)
+
+
+def test_remove_source_unknown_name():
+    with pytest.raises(SourcesError, match=r"no source named 'nosuch'.*gazette, harbour"):
+        remove_source(COMMENTED, "nosuch")
+
+
+def test_write_sources_is_atomic_and_keeps_the_mode(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(COMMENTED, encoding="utf-8")
+    path.chmod(0o640)
+    write_sources_text(path, add_source(COMMENTED, _new()))
+    assert [s.name for s in load_sources(path)] == ["gazette", "harbour", "tide"]
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # no temp file left

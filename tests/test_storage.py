@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from storage import (
     create_engine,
     upgrade,
 )
+from storage.archive import Check, FetchEntry, Ingest, Ingested
 from storage.migrate import current_revision, head_revision, include_object
 from storage.models import Fetch, SQLModel
 
@@ -246,12 +246,55 @@ def test_racing_identical_versions_store_one(database_url: str) -> None:
             a.close()
 
 
+def test_racing_ingests_of_one_article_store_one_version(database_url: str) -> None:
+    archives = [Archive(database_url) for _ in range(4)]
+    try:
+        article, _ = archives[0].get_or_create_article(
+            "https://news.test/ingest", source="s", seen_at=T0
+        )
+        body = page(40)
+
+        def ingest(i: int) -> Ingested:
+            capture = archives[i].prepare_capture(body, content_type="text/html")
+            fetch = FetchEntry(
+                url="https://news.test/ingest",
+                source="s",
+                kind="article",
+                started_at=T0,
+                duration=0.1,
+                status=200,
+                size=len(body),
+                outcome="ok",
+                article_id=article.id,
+                capture_sha256=capture.sha256,
+            )
+            check = Check(checked_at=T0, ok=True, next_check_at=T0 + timedelta(hours=1))
+            version = new_version("Body.", capture_sha256=capture.sha256)
+            return archives[i].record_ingest(
+                Ingest(article.id, fetch, check=check, capture=capture, version=version)
+            )
+
+        results = run_threads(4, ingest)
+        stored = [r.version for r in results if r.version is not None]
+        assert len(stored) == 1
+        assert stored[0].fetch_id in {r.fetch_id for r in results}
+        assert len({r.fetch_id for r in results}) == 4
+        status = archives[0].status(now=T0)
+        assert (status["versions"], status["captures"]) == (1, 1)
+        assert status["fetches_by_outcome"] == {"ok": 4}
+        checked = archives[0].get_article(article.id)
+        assert checked is not None and checked.next_check_at == T0 + timedelta(hours=1)
+    finally:
+        for a in archives:
+            a.close()
+
+
 def test_add_version_rejects_bad_input(archive: Archive) -> None:
     article, _ = archive.get_or_create_article("https://news.test/bad", source="s", seen_at=T0)
     with pytest.raises(InvalidInputError, match="fingerprint is empty"):
         archive.add_version(article.id, new_version("x", fingerprint=""))
     with pytest.raises(InvalidInputError, match="text must be a string"):
-        archive.add_version(article.id, dataclasses.replace(new_version("x"), text=b"bytes"))
+        archive.add_version(article.id, new_version("x").model_copy(update={"text": b"bytes"}))
     with pytest.raises(ArticleNotFoundError):
         archive.add_version(12345, new_version("x"))
     with pytest.raises(InvalidInputError, match="canonical_url"):

@@ -95,7 +95,9 @@ def test_search_filters_and_paging(demo_db: tuple[str, list[str]], server: Backg
     none = _get(server, "/api/search", q="the", until="1990-01-01").json()
     assert none == []
     page = _get(server, "/", q="the", source="no-such-source")
-    assert "No matches" in page.text
+    assert page.status_code == 404 and "no-such-source" in page.text  # an unknown source is named
+    nothing = _get(server, "/", q="zzzqqqxxx")
+    assert "No matches" in nothing.text
 
 
 def test_json_api_is_the_cli_json(demo_db: tuple[str, list[str]], server: BackgroundServer) -> None:

@@ -34,7 +34,7 @@ from editions.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+EXAMPLE_BROKER_URL = "redis://127.0.0.1:6379/0"
 TASK_POLL_SOURCE = "editions.poll_source"
 TASK_FETCH_ARTICLE = "editions.fetch_article"
 TASK_REVISIT_DUE = "editions.revisit_due"
@@ -43,8 +43,13 @@ TASK_REVISIT_DUE = "editions.revisit_due"
 
 
 def broker_url(settings: Settings) -> str:
-    """``EDITIONS_BROKER_URL``, or a local Redis when it is not set."""
-    url = (settings.broker_url or DEFAULT_BROKER_URL).strip()
+    """``EDITIONS_BROKER_URL``; the distributed mode cannot start without one."""
+    url = settings.broker_url.strip()
+    if not url:
+        raise CeleryConfigError(
+            "EDITIONS_BROKER_URL is not set: the distributed mode sends its work through "
+            f"a Redis broker (e.g. EDITIONS_BROKER_URL={EXAMPLE_BROKER_URL})"
+        )
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise CeleryConfigError(
             f"EDITIONS_BROKER_URL={url!r}: only Redis brokers are supported "
@@ -200,7 +205,7 @@ def broker_status(settings: Settings | None = None, *, timeout: float = 1.0) -> 
     import redis
 
     client = redis.Redis.from_url(broker_url(settings), socket_timeout=timeout + 2)
-    status: dict[str, Any] = {"broker": _redact(broker_url(settings)), "queues": {}, "workers": []}
+    status: dict[str, Any] = {"broker": redact_broker(broker_url(settings)), "queues": {}, "workers": []}
     try:
         for queue in (settings.feeds_queue, settings.articles_queue):
             # kombu keeps one list per priority step: 'name' and 'name\x06\x16N'.
@@ -222,7 +227,8 @@ def broker_status(settings: Settings | None = None, *, timeout: float = 1.0) -> 
     return status
 
 
-def _redact(url: str) -> str:
+def redact_broker(url: str) -> str:
+    """The broker URL as it may be shown: the password hidden."""
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)

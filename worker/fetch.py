@@ -393,12 +393,9 @@ class Fetcher:
                 error=failure.error,
                 redirects=redirects,
             )
-            # Refusals by robots.txt and 4xx answers are routine for a crawler, not alarms.
-            routine = failure.outcome is Outcome.ROBOTS or (
-                failure.status is not None and 400 <= failure.status < 500
-            )
-            level = logging.INFO if routine else logging.WARNING
-            log.log(level, "fetch %s: %s (%s)", url, failure.outcome.value, failure.error)
+            # The fetcher never raises and never alarms: the caller (the pipeline)
+            # reports each failure once, with what it was fetching it for.
+            log.info("fetch %s: %s (%s)", url, failure.outcome.value, failure.error)
             return result
 
         outcome = Outcome.NOT_MODIFIED if answer.status == 304 else Outcome.OK
@@ -441,9 +438,13 @@ class Fetcher:
         if self.robots is None:
             return
         user_agent = self.settings.user_agent
-        allowed, reason = self.robots.verdict(url, user_agent)
-        if not allowed:
-            raise _Failure(Outcome.ROBOTS, f"robots.txt disallows {url}: {reason}")
+        allowed, rules = self.robots.judge(url, user_agent)
+        if allowed or rules is None:
+            return
+        if rules.failure is not None:
+            # The host never answered for robots.txt: a network outcome, not a robots verdict.
+            raise _Failure(rules.failure, f"host unreachable: {url} not requested, {rules.reason}")
+        raise _Failure(Outcome.ROBOTS, f"robots.txt disallows {url}: {rules.reason}")
 
     def _host_delay(self, url: str) -> float:
         delay = float(self.settings.host_delay)

@@ -20,10 +20,17 @@ from collections.abc import Collection
 from typing import Any
 
 from editions.errors import BlockedAddressError, NetworkListError, ResolutionError
+from editions.settings import ENV_PREFIX
 
 log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Said with every refusal, so whoever points editions at a local site knows the way out.
+ALLOW_HINT = (
+    f"to fetch from it, set {ENV_PREFIX}ALLOW_PRIVATE_ADDRESSES=1 "
+    f"or add its network to {ENV_PREFIX}ALLOWED_NETWORKS"
+)
 
 
 
@@ -84,7 +91,7 @@ def check_address(ip: str, host: str | None = None) -> None:
         raise BlockedAddressError(ip, "not an IP address", host) from None
     reason = _block_reason(address)
     if reason is not None:
-        raise BlockedAddressError(ip, reason, host)
+        raise BlockedAddressError(ip, reason, host, hint=ALLOW_HINT)
 
 
 def _block_reason(address: IPAddress) -> str | None:

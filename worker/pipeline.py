@@ -2,10 +2,16 @@
 
 These functions are the whole pipeline, free of any executor: the embedded
 scheduler calls them in-process and the Celery tasks call the very same ones.
-An article flows through a visible chain of steps::
+An article flows through a visible chain of steps, one function each, read
+top to bottom in ``_ingest_article``; a step that settles the article early
+(a 304, a failure, an alias) raises ``_Settled`` with its result::
 
-    fetch -> (byte-identical? stop) -> capture -> extract -> canonical key
-          -> dedupe (aliases) -> version (if the fingerprint changed) -> store + index
+    find -> fetch -> (304, failed or byte-identical? stop) -> extract
+         -> resolve the key (alias of a known article? stop) -> target article
+         -> dedupe (same story elsewhere? stop) -> version + store
+
+Everything one fetch stores (capture, fetch log, aliases, version, next check)
+is written in one transaction under the article's lock (``Archive.record_ingest``).
 
 Nothing here raises for bad input from the web: every failure is recorded in
 the fetch log and in the result, so one failing URL never stops a run.
@@ -23,7 +29,8 @@ from typing import Any
 from editions.errors import DiscoveryError, ExtractionError, InvalidURLError
 from editions.records import RevisitPolicy, Source
 from editions.settings import Settings
-from storage.archive import Archive, NewVersion
+from storage.archive import Archive, Check, FetchEntry, Ingest, NewVersion
+from storage.captures import PreparedCapture
 from worker.canonical import canonicalize, same_site
 from worker.discover import (
     Link,
@@ -38,6 +45,8 @@ from worker.response import Fetches, FetchResult, Outcome
 from worker.version import fingerprint, summarize_change, text_sha256
 
 log = logging.getLogger(__name__)
+# One line per poll: shown by the long-running modes at their default level.
+poll_log = logging.getLogger(__name__ + ".polls")
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FEED_ACCEPT = (
@@ -156,9 +165,18 @@ def poll_source(pipe: Pipeline, source: Source) -> PollResult:
         next_poll_at=now + source.every,
         outcome=outcome,
     )
+    took = (pipe.clock() - now).total_seconds()
     if error:
         log.warning("source %s (%s): %s: %s", source.name, source.url, outcome, error)
-    log.info("source %s: %s, %d links, %d new", source.name, outcome, len(links), len(new_urls))
+    else:
+        poll_log.info(
+            "polled %s: %s, %d links, %d new (%.1fs)",
+            source.name,
+            outcome,
+            len(links),
+            len(new_urls),
+            took,
+        )
     return PollResult(source.name, source.url, outcome, links, new_urls, error)
 
 
@@ -197,6 +215,7 @@ def ingest_article(
 ) -> ArticleResult:
     """Fetch one article URL and archive a new version if its content changed."""
     result = _ingest_article(pipe, url, source=source, follow_canonical=follow_canonical)
+    _log_outcome(result)
     pipe.ingested += 1
     every = pipe.settings.trim_heap_every
     if every and pipe.ingested % every == 0:
@@ -204,164 +223,236 @@ def ingest_article(
     return result
 
 
+class _Settled(Exception):
+    """Raised by a step of ``_ingest_article`` that settles the article early."""
+
+    def __init__(self, result: ArticleResult) -> None:
+        super().__init__(result.action)
+        self.result = result
+
+
+@dataclass
+class _Job:
+    """One article URL on its way through the steps, and what they learned about it."""
+
+    pipe: Pipeline
+    url: str  # as given
+    source: str | None
+    now: datetime
+    asked: str = ""  # canonicalised
+    requested: str = ""  # what is fetched: the article's own URL when `asked` is an alias
+    article: Any = None  # the archived article, if known
+
+    @property
+    def article_id(self) -> int | None:
+        return self.article.id if self.article is not None else None
+
+    def settle(self, action: str, *args: Any) -> _Settled:
+        return _Settled(ArticleResult(self.url, action, *args))
+
+
 def _ingest_article(
     pipe: Pipeline, url: str, *, source: str | None, follow_canonical: bool
 ) -> ArticleResult:
-    now = pipe.clock()
+    job = _Job(pipe, url, source, pipe.clock())
     try:
-        requested = canonicalize(url)
+        _find(job)
+        result = _fetch(job)
+        _stop_unless_new_content(job, result)
+        extracted = _extract(job, result)
+        key = _resolve_key(job, result, extracted, follow_canonical)
+        target = _target(job, key)
+        aliases = {job.asked, job.requested, _canonical_or(result.final_url, key)} - {key}
+        capture = pipe.archive.prepare_capture(
+            result.body, content_type=result.content_type, base_sha256=_base(job.article)
+        )
+        text_hash = text_sha256(extracted.text)
+        _stop_if_same_story(job, result, extracted.text, text_hash, key, target, capture, aliases)
+        return _store_version(job, result, extracted, text_hash, key, target, capture, aliases)
+    except _Settled as settled:
+        return settled.result
+
+
+def _find(job: _Job) -> None:
+    """Canonicalise the URL and look it up; a known alias fetches its article's own URL."""
+    try:
+        job.asked = canonicalize(job.url)
     except InvalidURLError as exc:
-        log.warning("not an article URL: %s (%s)", url, exc)
-        return ArticleResult(url, "failed", outcome=Outcome.BLOCKED.value, error=str(exc))
-    asked = requested
-    article = pipe.archive.find_article(requested)
-    if article is not None and article.canonical_url != requested:
-        # A known alias: fetch the article's own URL, not the copy.
-        requested = article.canonical_url
-    result = pipe.fetcher.fetch(
-        requested,
+        raise job.settle("failed", None, None, None, Outcome.BLOCKED.value, str(exc)) from None
+    job.article = job.pipe.archive.find_article(job.asked)
+    job.requested = job.article.canonical_url if job.article is not None else job.asked
+
+
+def _fetch(job: _Job) -> FetchResult:
+    article = job.article
+    return job.pipe.fetcher.fetch(
+        job.requested,
         etag=article.etag if article else None,
         last_modified=article.last_modified if article else None,
         allowed_types=HTML_TYPES,
     )
-    article_id = article.id if article else None
 
+
+def _stop_unless_new_content(job: _Job, result: FetchResult) -> None:
+    """Settle without extracting: not modified (304), a failed fetch, or a byte-identical body."""
+    article, pipe = job.article, job.pipe
     if result.outcome is Outcome.NOT_MODIFIED and article is not None:
-        _record(pipe, result, source=source, kind="article", article_id=article_id)
-        _checked(pipe, article, now, ok=True)
-        return ArticleResult(
-            url, "not_modified", requested, article_id, article.latest_version, result.outcome.value
+        _record_check(job, result, _check(pipe, article, job.now))
+        raise job.settle(
+            "not_modified", job.requested, article.id, article.latest_version, result.outcome.value
         )
     if not result.ok:
-        _record(pipe, result, source=source, kind="article", article_id=article_id)
-        if article is not None:
-            _failed(pipe, article, now, result.error)
-        return ArticleResult(
-            url, "failed", requested, article_id, None, result.outcome.value, result.error
+        _record_failure(job, result, result.outcome.value, result.error)
+        raise job.settle(
+            "failed", job.requested, job.article_id, None, result.outcome.value, result.error
         )
-
     body_sha = hashlib.sha256(result.body).hexdigest()
     if article is not None and article.body_sha256 == body_sha and article.latest_version:
         # Byte-identical to what we archived last time: no need to extract again.
-        _record(
-            pipe,
-            result,
-            source=source,
-            kind="article",
-            article_id=article_id,
-            capture_sha256=body_sha,
+        _record_check(
+            job, result, _check(pipe, article, job.now, result=result), capture_sha256=body_sha
         )
-        _checked(pipe, article, now, ok=True, result=result)
-        return ArticleResult(url, "identical", requested, article_id, article.latest_version, "ok")
+        raise job.settle("identical", job.requested, article.id, article.latest_version, "ok")
 
+
+def _extract(job: _Job, result: FetchResult) -> Extracted:
     try:
-        extracted = extract_article(result.text, result.final_url)
+        return extract_article(result.text, result.final_url)
     except ExtractionError as exc:
-        _record(
-            pipe,
-            result,
-            source=source,
-            kind="article",
-            article_id=article_id,
-            outcome=Outcome.PARSE_ERROR.value,
-            error=str(exc),
-        )
-        if article is not None:
-            _failed(pipe, article, now, str(exc))
-        return ArticleResult(
-            url, "failed", requested, article_id, None, Outcome.PARSE_ERROR.value, str(exc)
-        )
+        _record_failure(job, result, Outcome.PARSE_ERROR.value, str(exc))
+        raise job.settle(
+            "failed", job.requested, job.article_id, None, Outcome.PARSE_ERROR.value, str(exc)
+        ) from None
 
-    # An article that already has versions keeps its key; a new one takes the
-    # URL the page itself declares (rel=canonical) or the one we landed on.
+
+def _resolve_key(job: _Job, result: FetchResult, extracted: Extracted, follow: bool) -> str:
+    """The URL that names the article.
+
+    An article that already has versions keeps its key; a new one takes the URL
+    the page itself declares (rel=canonical) or the one we landed on. When that
+    key is an article we already track, this URL is settled as its alias; an
+    unknown key is ingested on its own first (once: ``follow``).
+    """
+    pipe, article = job.pipe, job.article
     if article is not None and article.latest_version:
-        key = requested
-    else:
-        key = _article_key(requested, result.final_url, extracted)
-    if key != requested:
-        existing = pipe.archive.find_article(key)
-        if existing is not None:
-            # A copy (AMP, tracking link, redirect) of an article we already track:
-            # remember the URL, but a copy never makes a version of its own.
-            _record(pipe, result, source=source, kind="article", article_id=existing.id)
-            _absorb(pipe, article, existing.id, [url, requested, result.final_url])
-            return ArticleResult(url, "alias", key, existing.id, existing.latest_version, "ok")
-        if follow_canonical:
-            _record(pipe, result, source=source, kind="article", article_id=article_id)
-            followed = ingest_article(pipe, key, source=source, follow_canonical=False)
-            if followed.article_id is not None:
-                _absorb(pipe, article, followed.article_id, [url, requested, result.final_url])
-                return followed
-            log.info("canonical %s of %s failed (%s); archiving the copy", key, url, followed.error)
-            key = requested
+        return job.requested
+    key = _article_key(job.requested, result.final_url, extracted)
+    if key == job.requested:
+        return key
+    copies = [job.url, job.requested, result.final_url]
+    existing = pipe.archive.find_article(key)
+    if existing is not None:
+        # A copy (AMP, tracking link, redirect) of an article we already track:
+        # remember the URL, but a copy never makes a version of its own.
+        _record(pipe, result, source=job.source, kind="article", article_id=existing.id)
+        _absorb(pipe, article, existing.id, copies)
+        raise job.settle("alias", key, existing.id, existing.latest_version, "ok")
+    if not follow:
+        return key
+    _record(pipe, result, source=job.source, kind="article", article_id=job.article_id)
+    followed = _ingest_article(pipe, key, source=job.source, follow_canonical=False)
+    if followed.article_id is not None:
+        _absorb(pipe, article, followed.article_id, copies)
+        raise _Settled(followed)
+    log.info("canonical %s of %s failed (%s); archiving the copy", key, job.url, followed.error)
+    return job.requested
 
-    capture_sha = pipe.archive.store_capture(
-        result.body, content_type=result.content_type, base_sha256=_base(article)
-    )
-    fetch_id = _record(
-        pipe,
-        result,
-        source=source,
-        kind="article",
-        article_id=article_id,
-        capture_sha256=capture_sha,
-    )
+
+def _target(job: _Job, key: str) -> Any:
+    """The article the version goes to: the one found, else the one ``key`` names."""
+    article = job.article
     if article is not None and article.canonical_url == key:
-        target = article
-    else:
-        target, _ = pipe.archive.get_or_create_article(
-            key, source=source, seen_at=now, next_check_at=None
+        return article
+    target, _ = job.pipe.archive.get_or_create_article(
+        key, source=job.source, seen_at=job.now, next_check_at=None
+    )
+    if article is not None and article.id != target.id:
+        _absorb(job.pipe, article, target.id, [])
+    return target
+
+
+def _stop_if_same_story(
+    job: _Job,
+    result: FetchResult,
+    text: str,
+    text_hash: str,
+    key: str,
+    target: Any,
+    capture: PreparedCapture,
+    aliases: set[str],
+) -> None:
+    """Settle as an alias when an archived article of the same site has exactly this text:
+    a story filed under two sections, with no rel=canonical to say so."""
+    pipe = job.pipe
+    twin = _same_story(pipe, target, key, text, text_hash)
+    if twin is None:
+        return
+    pipe.archive.record_ingest(
+        Ingest(
+            target.id,
+            _fetch_entry(job, result, target, capture_sha256=capture.sha256),
+            capture=capture,
+            aliases=aliases,
         )
-        if article is not None and article.id != target.id:
-            _absorb(pipe, article, target.id, [])
-    other_urls = {asked, requested, _canonical_or(result.final_url, key)} - {key}
-    if other_urls:
-        pipe.archive.add_aliases(target.id, other_urls)
+    )
+    _absorb(pipe, target, twin.id, [job.url, job.requested, result.final_url, key])
+    pipe.archive.mark_checked(twin.id, **vars(_check(pipe, twin, job.now)))
+    raise job.settle("alias", twin.canonical_url, twin.id, twin.latest_version, "ok")
 
-    text_hash = text_sha256(extracted.text)
-    twin = _same_story(pipe, target, key, extracted.text, text_hash)
-    if twin is not None:
-        # The same text under another URL of the same site, with no rel=canonical
-        # to say so (a story filed under two sections): one article, two URLs.
-        _absorb(pipe, target, twin.id, [url, requested, result.final_url, key])
-        _checked(pipe, twin, now, ok=True)
-        return ArticleResult(url, "alias", twin.canonical_url, twin.id, twin.latest_version, "ok")
 
+def _store_version(
+    job: _Job,
+    result: FetchResult,
+    extracted: Extracted,
+    text_hash: str,
+    key: str,
+    target: Any,
+    capture: PreparedCapture,
+    aliases: set[str],
+) -> ArticleResult:
+    """Capture, fetch log, aliases, the version (unless unchanged) and the next check,
+    in one write."""
+    pipe = job.pipe
     previous = pipe.archive.get_version(target.id) if target.latest_version else None
     new_fields = (extracted.title, extracted.byline, extracted.text)
     old_fields = (previous.title, previous.byline, previous.text) if previous else None
     summary = summarize_change(old_fields, new_fields)
-    stored = pipe.archive.add_version(
-        target.id,
-        NewVersion(
-            fetched_at=result.started_at,
-            title=extracted.title,
-            byline=extracted.byline,
-            published=extracted.published,
-            modified=extracted.modified,
-            language=extracted.language,
-            section=extracted.section,
-            image_url=extracted.image_url,
-            canonical_url=extracted.canonical_url,
-            description=extracted.description,
-            text=extracted.text,
-            text_sha256=text_hash,
-            fingerprint=fingerprint(*new_fields),
-            capture_sha256=capture_sha,
-            fetch_id=fetch_id,
-            words_added=summary.words_added,
-            words_removed=summary.words_removed,
-            change=summary.describe(),
-        ),
+    version = NewVersion.from_content(
+        extracted,
+        fetched_at=result.started_at,
+        text_sha256=text_hash,
+        fingerprint=fingerprint(*new_fields),
+        capture_sha256=capture.sha256,
+        words_added=summary.words_added,
+        words_removed=summary.words_removed,
+        change=summary.describe(),
     )
-    _checked(pipe, target, now, ok=True, result=result, body_sha=body_sha)
+    stored = pipe.archive.record_ingest(
+        Ingest(
+            target.id,
+            _fetch_entry(job, result, target, capture_sha256=capture.sha256),
+            check=_check(pipe, target, job.now, result=result, body_sha=capture.sha256),
+            capture=capture,
+            version=version,
+            aliases=aliases,
+        )
+    ).version
     if stored is None:
-        log.debug("unchanged: %s", key)
         latest = previous.number if previous else target.latest_version
-        return ArticleResult(url, "unchanged", key, target.id, latest, "ok")
+        return ArticleResult(job.url, "unchanged", key, target.id, latest, "ok")
     action = "new" if stored.number == 1 else "changed"
-    log.info("%s: %s v%d (%s)", action, key, stored.number, stored.change)
-    return ArticleResult(url, action, key, target.id, stored.number, "ok", None, stored.change)
+    return ArticleResult(job.url, action, key, target.id, stored.number, "ok", None, stored.change)
+
+
+def _log_outcome(result: ArticleResult) -> None:
+    """One line per article: failures once as a warning, the rest at -v."""
+    if result.action == "failed":
+        log.warning("failed %s: %s: %s", result.url, result.outcome, result.error)
+        return
+    url = result.canonical_url or result.url
+    version = f" v{result.version}" if result.version else ""
+    change = f" ({result.change})" if result.action == "changed" and result.change else ""
+    log.info("%s%s %s%s", result.action, version, url, change)
 
 
 def revisit_due(pipe: Pipeline, *, limit: int | None = None) -> list[ArticleResult]:
@@ -463,19 +554,63 @@ def _record(
     )
 
 
-def _checked(
+def _fetch_entry(
+    job: _Job,
+    result: FetchResult,
+    target: Any,
+    *,
+    outcome: str | None = None,
+    error: str | None = None,
+    capture_sha256: str | None = None,
+) -> FetchEntry:
+    """The fetch log row of an article fetch. Its article is the one found (when
+    that was folded into ``target`` by now, ``target``, where a merge moves it)."""
+    return FetchEntry(
+        url=result.url,
+        source=job.source,
+        kind="article",
+        started_at=result.started_at,
+        duration=result.duration,
+        status=result.status,
+        size=result.size,
+        outcome=outcome or result.outcome.value,
+        error=error if error is not None else result.error,
+        article_id=target.id if job.article is not None and target is not None else None,
+        capture_sha256=capture_sha256,
+        headers=result.headers,
+    )
+
+
+def _record_check(
+    job: _Job, result: FetchResult, check: Check, *, capture_sha256: str | None = None
+) -> None:
+    """Log the fetch and the found article's next check, in one write."""
+    entry = _fetch_entry(job, result, job.article, capture_sha256=capture_sha256)
+    job.pipe.archive.record_ingest(Ingest(job.article.id, entry, check=check))
+
+
+def _record_failure(job: _Job, result: FetchResult, outcome: str, error: str | None) -> None:
+    """Log a failed fetch or extraction; a known article backs off before its next try."""
+    if job.article is None:
+        _record(job.pipe, result, source=job.source, kind="article", outcome=outcome, error=error)
+        return
+    entry = _fetch_entry(job, result, job.article, outcome=outcome, error=error)
+    check = _failed(job.pipe, job.article, job.now, error)
+    job.pipe.archive.record_ingest(Ingest(job.article.id, entry, check=check))
+
+
+def _check(
     pipe: Pipeline,
     article: Any,
     now: datetime,
     *,
-    ok: bool,
     result: FetchResult | None = None,
     body_sha: str | None = None,
-) -> None:
-    pipe.archive.mark_checked(
-        article.id,
+) -> Check:
+    """A successful check of ``article``: plan the next one by the revisit policy."""
+    return Check(
         checked_at=now,
-        ok=ok,
+        ok=True,
         next_check_at=(
             pipe.revisits.next_check_at(article.first_seen_at, now) if pipe.revisits else None
         ),
@@ -485,12 +620,11 @@ def _checked(
     )
 
 
-def _failed(pipe: Pipeline, article: Any, now: datetime, error: str | None) -> None:
+def _failed(pipe: Pipeline, article: Any, now: datetime, error: str | None) -> Check:
     # Back off exponentially from a failing URL; the article is marked failed
     # by the archive after MAX_ARTICLE_FAILURES attempts in a row.
     delay = pipe.settings.failed_fetch_retry * (2 ** min(article.failures, 10))
-    pipe.archive.mark_checked(
-        article.id,
+    return Check(
         checked_at=now,
         ok=False,
         next_check_at=now + timedelta(seconds=min(delay, pipe.settings.failed_fetch_max_retry)),

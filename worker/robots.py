@@ -7,8 +7,11 @@ What a robots.txt answer means follows Google's documented behaviour
 * 2xx: the rules apply.
 * redirects are followed (up to MAX_REDIRECTS); a broken redirect chain counts as 404.
 * 4xx other than 429: there is no robots.txt, everything is allowed.
-* 429, 5xx, timeouts and connection errors: the site is treated as fully disallowed,
-  for ROBOTS_ERROR_CACHE_SECONDS, then asked again.
+* 429 and 5xx: the site is treated as fully disallowed, for ROBOTS_ERROR_CACHE_SECONDS,
+  then asked again.
+* timeouts and connection errors: the host did not answer at all, so there is no robots
+  verdict to report. No page is requested either (for ROBOTS_ERROR_CACHE_SECONDS), and the
+  page fetch reports the same network outcome, so an unreachable host reads as one.
 
 Two local choices: a robots.txt refused by the address guard allows the page fetch, so
 that fetch fails as BLOCKED with the real reason; an oversized one counts as unreachable.
@@ -32,11 +35,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RobotsRules:
-    """The verdict for one site: parsed rules, or a blanket allow/disallow."""
+    """The verdict for one site: parsed rules, or a blanket allow/disallow.
+
+    ``failure`` is set when robots.txt could not be fetched for network reasons
+    (timeout, connection error): pages are then not fetched either, and report it.
+    """
 
     parser: Protego | None
     allow_all: bool
     reason: str
+    failure: Outcome | None = None
 
     def allowed(self, url: str, user_agent: str) -> bool:
         if self.parser is None:
@@ -47,6 +55,9 @@ class RobotsRules:
         if self.parser is None:
             return None
         return self.parser.crawl_delay(user_agent)
+
+
+_NETWORK_OUTCOMES = frozenset({Outcome.TIMEOUT, Outcome.CONNECTION_ERROR})
 
 
 def rules_from_result(result: FetchResult) -> tuple[RobotsRules, bool]:
@@ -70,6 +81,9 @@ def rules_from_result(result: FetchResult) -> tuple[RobotsRules, bool]:
         return RobotsRules(None, True, f"no robots.txt (HTTP {status}): all allowed"), False
     if outcome in {Outcome.REDIRECT_ERROR, Outcome.BAD_CONTENT, Outcome.BLOCKED}:
         return RobotsRules(None, True, f"robots.txt unusable ({result.error}): all allowed"), False
+    if outcome in _NETWORK_OUTCOMES:
+        reason = f"robots.txt fetch failed ({result.error})"
+        return RobotsRules(None, False, reason, failure=outcome), True
     return (
         RobotsRules(None, False, f"robots.txt unreachable ({result.error}): all disallowed"),
         True,
@@ -99,13 +113,22 @@ class RobotsCache:
 
     def verdict(self, url: str, user_agent: str) -> tuple[bool, str]:
         """Whether ``user_agent`` may fetch ``url``, and on what grounds."""
+        allowed, rules = self.judge(url, user_agent)
+        return allowed, rules.reason if rules else "robots.txt itself is always fetchable"
+
+    def judge(self, url: str, user_agent: str) -> tuple[bool, RobotsRules | None]:
+        """Like :meth:`verdict`, with the rules decided on (None for robots.txt itself).
+
+        The fetcher reads ``failure`` from them in the same call, so a verdict and
+        the reason for it can never come from two different cache entries.
+        """
         if urlsplit(url).path == "/robots.txt":
-            return True, "robots.txt itself is always fetchable"
+            return True, None
         rules = self.rules_for(url)
         allowed = rules.allowed(url, user_agent)
         if not allowed:
             log.info("robots: %s disallowed (%s)", url, rules.reason)
-        return allowed, rules.reason
+        return allowed, rules
 
     def crawl_delay(self, url: str, user_agent: str) -> float | None:
         """The Crawl-delay for ``user_agent`` on ``url``'s site, capped by ROBOTS_MAX_CRAWL_DELAY."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Error(BaseModel):
@@ -21,6 +21,10 @@ class SearchHit(BaseModel):
 
 
 class ArticleVersion(BaseModel):
+    # Every extracted field (storage.models.VersionContent) is shown; a new one passes
+    # through before it is listed here, so the API never drops what the CLI prints.
+    model_config = ConfigDict(extra="allow")
+
     url: str
     canonical_url: str
     version: int
@@ -33,6 +37,7 @@ class ArticleVersion(BaseModel):
     language: str | None
     section: str | None
     image_url: str | None
+    description: str | None = None
     change: str
     text: str
 
