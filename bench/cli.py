@@ -34,6 +34,7 @@ FIGURES = (
     "search",
     "storage",
     "memory",
+    "web",
 )
 SITE_FIGURES = {"server", "ingest", "distributed", "peers", "revisit"}
 # The peers some figures compare editions with: the [bench] extra (module -> package).
@@ -294,6 +295,21 @@ def storage_figure(run: Run) -> None:
     )  # fmt: skip
 
 
+def web_figure(run: Run) -> None:
+    from bench import web
+
+    # Quick runs (CI) only keep the code alive: the smaller archive, fewer repeats.
+    quick = not run.sizes.cache
+    size = run.sizes.search[0] if quick else run.sizes.search[1]
+    found = web.measure(
+        size, cache=run.sizes.cache, workdir=run.workdir, repeats=2 if quick else 5
+    )
+    run.rows.append(
+        Row(f"8 web page p95, SQLite, {size:,} articles", found["p95_ms"], "ms",
+            target="<= 100 ms", met=found["p95_ms"] <= 100.0, details=found)
+    )  # fmt: skip
+
+
 def memory_figure(run: Run) -> None:
     from bench import memory
 
@@ -364,6 +380,7 @@ def run_benchmarks(
             ("search", "5 search", "ms", search_figure),
             ("storage", "6 storage", "KB", storage_figure),
             ("memory", "7 worker memory", "MB", memory_figure),
+            ("web", "8 web pages", "ms", web_figure),
         ):
             if name in selected:
                 run.attempt(name, figure, unit, lambda body=body: body(run))  # type: ignore[misc]

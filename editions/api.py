@@ -11,16 +11,18 @@ The CLI (``editions.cli``) is a thin layer over this module.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from editions.errors import (
     ArticleNotFoundError,
+    CaptureNotFoundError,
     InvalidURLError,
     SearchQueryError,
     UnknownSourceError,
@@ -58,6 +60,11 @@ from worker.response import Fetches
 from worker.version import render_diff, render_field_change, summarize_change, word_diff
 
 log = logging.getLogger(__name__)
+
+# A saved search (feeds, webhooks) follows the edits of at most this many best matches.
+SAVED_SEARCH_LIMIT = 1000
+# What `import_warc` ingests: pages, not their images or scripts.
+IMPORT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 __all__ = [
     "ArticleNotFoundError",
@@ -276,19 +283,21 @@ class Editions:
                 )
                 if progress:
                     progress("", None)
+        self.notify(report.articles)
         return report
 
     def poll_and_ingest(self, source: Source) -> RunReport:
         """One scheduled tick of a source in the embedded mode: poll, then fetch what is new."""
         poll = poll_source(self.pipeline, source)
         articles = ingest_urls(self.pipeline, poll.new_urls, source=source.name)
+        self.notify(articles)
         report = RunReport(polls=[poll], articles=articles)
         self._totals.add(report)
         return report
 
     def revisit_due(self) -> list[ArticleResult]:
         """Re-fetch the articles due now (one batch): the embedded scheduler's revisit job."""
-        results = revisit_due(self.pipeline)
+        results = self.notify(revisit_due(self.pipeline))
         self._totals.add(RunReport(articles=results))
         self._totals.maybe_summarise(self.clock(), self.settings.summary_every)
         return results
@@ -304,7 +313,9 @@ class Editions:
             for url in urls:
                 article = self._article(url)
                 targets.append((article.canonical_url, article.source))
-        return [ingest_article(self.pipeline, url, source=source) for url, source in targets]
+        return self.notify(
+            [ingest_article(self.pipeline, url, source=source) for url, source in targets]
+        )
 
     def run_forever(self, *, revisit_every: float | None = None) -> None:
         """The embedded scheduler: APScheduler in this process until Ctrl-C/SIGTERM."""
@@ -508,6 +519,278 @@ class Editions:
 
     def export(self) -> Iterator[dict[str, Any]]:
         yield from self.archive.iter_articles()
+
+    # --- reading for the web app, feeds and scripts ------------------------------
+    def changes(
+        self,
+        *,
+        since: datetime | None = None,
+        source: str | None = None,
+        query: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        with_diff: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Edits (versions after the first), newest first; ``query`` keeps matching articles."""
+        from storage.reading import recent_changes
+
+        article_ids = None
+        if query:
+            hits = self.archive.search(query, source=source, limit=SAVED_SEARCH_LIMIT)
+            article_ids = [h.article_id for h in hits]
+        rows = recent_changes(
+            self.archive,
+            since=since,
+            source=source,
+            article_ids=article_ids,
+            limit=limit,
+            offset=offset,
+        )
+        changes = []
+        for row in rows:
+            change: dict[str, Any] = {
+                "url": row.canonical_url,
+                "title": row.title,
+                "source": row.source,
+                "version": row.number,
+                "fetched_at": _iso(row.fetched_at),
+                "words_added": row.words_added,
+                "words_removed": row.words_removed,
+                "change": row.change,
+            }
+            if with_diff:
+                diff = self.diff(row.canonical_url, to_version=row.number, from_version=row.number - 1)
+                change["diff"] = diff["rendered"]
+            changes.append(change)
+        return changes
+
+    def compare(
+        self, url: str, *, from_version: int | None = None, to_version: int | None = None
+    ) -> dict[str, Any]:
+        """Two versions side by side: their fields and every word op, equal ones included.
+
+        The same choice of versions and the same summary as :meth:`diff`, without the
+        rendered text (the web app draws the ops itself), so one word diff is computed.
+        """
+        article = self._article(url)
+        latest = article.latest_version
+        if latest < 1:
+            raise VersionNotFoundError(f"{article.canonical_url} has no versions yet")
+        to_version = to_version or latest
+        from_version = from_version or max(1, to_version - 1)
+        old = self.archive.get_version(article.id, from_version)
+        new = self.archive.get_version(article.id, to_version)
+        for number, found in ((from_version, old), (to_version, new)):
+            if found is None:
+                raise VersionNotFoundError(
+                    f"{article.canonical_url} has versions 1..{latest}, not {number}"
+                )
+        assert old is not None and new is not None
+        if from_version + 1 == to_version or from_version == to_version:
+            # Consecutive versions: the summary stored with the newer one is this diff's.
+            words = (new.words_added, new.words_removed) if from_version != to_version else (0, 0)
+            change = new.change if from_version != to_version else ""
+        else:
+            summary = summarize_change(
+                (old.title, old.byline, old.text), (new.title, new.byline, new.text)
+            )
+            words, change = (summary.words_added, summary.words_removed), summary.describe()
+        return {
+            "url": url,
+            "canonical_url": article.canonical_url,
+            "from": from_version,
+            "to": to_version,
+            "versions": latest,
+            "title": [old.title, new.title],
+            "byline": [old.byline, new.byline],
+            "fetched_at": [_iso(old.fetched_at), _iso(new.fetched_at)],
+            "words_added": words[0],
+            "words_removed": words[1],
+            "change": change,
+            "ops": [list(op) for op in word_diff(old.text, new.text)],
+        }
+
+    def capture(self, url: str, version: int | None = None) -> tuple[bytes, str | None]:
+        """The raw page a version was extracted from, and its content type."""
+        article = self._article(url)
+        found = self.archive.get_version(article.id, version)
+        if found is None or not found.capture_sha256:
+            raise CaptureNotFoundError(f"no raw capture kept for {article.canonical_url} v{version}")
+        row = self.archive.get_capture(found.capture_sha256)
+        body = self.archive.load_capture(found.capture_sha256)
+        return body, row.content_type if row else None
+
+    def source_names(self) -> list[str]:
+        """The names of the sources the archive knows, sorted (cheap: no counting)."""
+        return sorted(s.name for s in self.archive.sources())
+
+    def fetch_errors(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest failed fetches, newest first."""
+        from storage.reading import recent_fetch_errors
+
+        return recent_fetch_errors(self.archive, limit=limit)
+
+    def export_warc(
+        self,
+        stream: BinaryIO,
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+        pages: list[dict[str, Any]] | None = None,
+    ) -> dict[str, int]:
+        """Write every kept capture as WARC/1.1 request, response and metadata records.
+
+        ``pages``, if given, receives a WACZ page entry for each capture that made a version.
+        """
+        from editions import __version__
+        from storage.reading import captured_fetches
+        from worker.warc import WarcExporter
+
+        exporter = WarcExporter(
+            stream, user_agent=self.settings.user_agent, software=f"editions/{__version__}"
+        )
+        responses = 0
+        for row in captured_fetches(self.archive, source=source, since=since):
+            try:
+                headers = json.loads(row.headers) if row.headers else {}
+            except ValueError:
+                headers = {}
+            exporter.add(
+                url=row.url,
+                fetched_at=row.started_at,
+                status=row.status,
+                headers=headers,
+                body=self.archive.load_capture(row.capture_sha256),
+                metadata={
+                    "article": row.canonical_url,
+                    "version": row.version,
+                    "source": row.source,
+                    "fetch_id": row.fetch_id,
+                },
+            )
+            responses += 1
+            if pages is not None and row.version is not None and row.article_id is not None:
+                version = self.archive.get_version(row.article_id, row.version)
+                pages.append(
+                    {
+                        "url": row.url,
+                        "ts": row.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "title": version.title if version else None,
+                    }
+                )
+        return {"responses": responses, "records": exporter.records}
+
+    def export_wacz(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+    ) -> dict[str, int]:
+        """The WARC export packaged as WACZ, with a pages list of each archived version."""
+        import tempfile
+
+        from editions import __version__
+        from worker.warc import write_wacz
+
+        with tempfile.TemporaryDirectory(prefix="editions-wacz-") as tmp:
+            warc = Path(tmp) / "data.warc.gz"
+            pages: list[dict[str, Any]] = []
+            with open(warc, "wb") as stream:
+                written = self.export_warc(stream, source=source, since=since, pages=pages)
+            write_wacz(path, warc, pages, software=f"editions/{__version__}")
+        return {**written, "pages": len(pages)}
+
+    def import_warc(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        source: str | None = None,
+        progress: Callable[[str, int | None], None] | None = None,
+    ) -> dict[str, Any]:
+        """Ingest WARC files through the real pipeline, in capture-time order.
+
+        Each HTML response is fetched from a replay of the files as of its capture
+        time, so a page captured three times becomes up to three versions.
+        ``source`` names the source of articles whose WARC metadata names none.
+        """
+        from worker.warc import WarcReplay
+
+        replay = WarcReplay(paths)
+        pipeline = Pipeline(
+            archive=self.archive,
+            fetcher=replay,
+            settings=self.settings,
+            revisits=RevisitPolicy.from_settings(self.settings),
+            clock=lambda: replay.now,
+        )
+        responses = [
+            r
+            for r in replay.responses()
+            if 200 <= r.status < 300 and (r.content_type or "text/html") in IMPORT_TYPES
+        ]
+        if progress:
+            progress("responses", len(responses))
+        counts: dict[str, int] = {}
+        for response in responses:
+            replay.now = response.fetched_at
+            if self._archived_since(response.url, response.fetched_at):
+                # Older than what the archive holds: replaying it would turn the clock back.
+                counts["older"] = counts.get("older", 0) + 1
+                continue
+            meta = replay.metadata.get(response.record_id, {})
+            result = ingest_article(pipeline, response.url, source=meta.get("source") or source)
+            counts[result.action] = counts.get(result.action, 0) + 1
+            if progress:
+                progress("", None)
+        return {"responses": len(responses), "counts": counts}
+
+    def notify(self, results: list[ArticleResult]) -> list[ArticleResult]:
+        """POST each edit among ``results`` to the webhook (if configured); returns ``results``."""
+        settings = self.settings
+        edits = [r for r in results if r.action == "changed" and r.article_id and r.version]
+        if not settings.webhook_url or not edits:
+            return results
+        from worker.webhook import WebhookSender
+
+        wanted = None
+        if settings.webhook_query:
+            hits = self.archive.search(settings.webhook_query, limit=SAVED_SEARCH_LIMIT)
+            wanted = {h.article_id for h in hits}
+        sender = WebhookSender(settings)
+        try:
+            for result in edits:
+                if wanted is not None and result.article_id not in wanted:
+                    continue
+                url = result.canonical_url or result.url
+                diff = self.diff(url, to_version=result.version)
+                sender.post(
+                    {
+                        "event": "edit",
+                        "url": diff["canonical_url"],
+                        "version": diff["to"],
+                        "title": diff["title"][1],
+                        "fetched_at": self.show(url, diff["to"])["fetched_at"],
+                        "change": diff["change"],
+                        "words_added": diff["words_added"],
+                        "words_removed": diff["words_removed"],
+                        "diff": diff["rendered"],
+                    }
+                )
+        finally:
+            sender.close()
+        return results
+
+    def _archived_since(self, url: str, when: datetime) -> bool:
+        """Whether the article at ``url`` has a version fetched at or after ``when``."""
+        try:
+            article = self.archive.find_article(canonicalize(url))
+        except InvalidURLError:
+            return False
+        if article is None or not article.latest_version:
+            return False
+        latest = self.archive.get_version(article.id)
+        return latest is not None and latest.fetched_at >= when
 
     # --- extraction without an archive -----------------------------------------
     def extract_file(self, path: str | os.PathLike[str], url: str | None = None) -> dict[str, Any]:

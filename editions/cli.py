@@ -513,9 +513,23 @@ def _echo_broker_status(broker: dict[str, Any]) -> None:
 @click.option(
     "--jsonl", is_flag=True, default=True, help="One JSON object per article per line (default)."
 )
+@click.option("--warc", "warc", metavar="FILE", help="Raw captures as WARC/1.1 (FILE.warc.gz).")
+@click.option("--wacz", "wacz", metavar="FILE", help="Raw captures as a WACZ package.")
+@click.option("--source", help="With --warc/--wacz: only this source's captures.")
+@click.option("--since", type=click.DateTime(), help="With --warc/--wacz: fetched on or after.")
 @pass_context
-def export(obj: Context, jsonl: bool) -> None:
-    """Export every article with its aliases and versions, as JSON lines."""
+def export(
+    obj: Context,
+    jsonl: bool,
+    warc: str | None,
+    wacz: str | None,
+    source: str | None,
+    since: datetime | None,
+) -> None:
+    """Export every article with its aliases and versions as JSON lines, or the captures (--warc)."""
+    if warc or wacz:
+        _export_captures(obj, warc=warc, wacz=wacz, source=source, since=since)
+        return
     with friendly_errors():
         echo_jsonl(obj.reader.export())
 
@@ -636,8 +650,9 @@ def db_upgrade(obj: Context) -> None:
 
 @cli.command()
 @click.option("--keep-serving", is_flag=True, help="Keep the demo site up until Ctrl-C.")
+@click.option("--serve", is_flag=True, help="Then open the demo archive in the web app.")
 @pass_context
-def demo(obj: Context, keep_serving: bool) -> None:
+def demo(obj: Context, keep_serving: bool, serve: bool) -> None:
     """Archive a local demo news site, edit it, archive it again, show the diffs.
 
     The archive is a fresh SQLite file in a temporary folder unless --database is given.
@@ -645,7 +660,120 @@ def demo(obj: Context, keep_serving: bool) -> None:
     from editions.demo.run import run_demo
 
     with friendly_errors():
-        run_demo(database_url=obj.database, keep_serving=keep_serving)
+        run_demo(database_url=obj.database, keep_serving=keep_serving, serve=serve)
+
+
+# --- reading and sharing: web app, edits, WARC (issue 11) -------------------------
+
+
+def _export_captures(
+    obj: Context,
+    *,
+    warc: str | None,
+    wacz: str | None,
+    source: str | None,
+    since: datetime | None,
+) -> None:
+    since_utc = since.replace(tzinfo=UTC) if since else None
+    with friendly_errors():
+        if warc:
+            with open(warc, "wb") as stream:
+                written = obj.reader.export_warc(stream, source=source, since=since_utc)
+            click.echo(f"wrote {written['responses']} captures to {warc}", err=True)
+        if wacz:
+            written = obj.reader.export_wacz(wacz, source=source, since=since_utc)
+            click.echo(f"wrote {written['responses']} captures to {wacz}", err=True)
+
+
+@cli.command("import")
+@click.option(
+    "--warc",
+    "warcs",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A WARC file (.warc or .warc.gz); repeat for several.",
+)
+@click.option("--source", help="Source name for articles the WARC does not attribute.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def import_command(obj: Context, warcs: tuple[str, ...], source: str | None, as_json: bool) -> None:
+    """Ingest WARC captures through the pipeline, oldest first: each edit becomes a version."""
+    with friendly_errors(), progress_bar(not as_json) as progress:
+        report = obj.editions.import_warc(list(warcs), source=source, progress=progress)
+    if as_json:
+        echo_json(report)
+        return
+    counts = ", ".join(f"{n} {action}" for action, n in sorted(report["counts"].items()))
+    click.echo(f"{report['responses']} pages: {counts or 'nothing to import'}")
+
+
+@cli.command()
+@click.option("--since", type=click.DateTime(), help="Edits fetched on or after (YYYY-MM-DD[THH:MM:SS]).")
+@click.option("--source", help="Only this source's articles.")
+@click.option("--query", "-q", help="Only articles matching this search.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--diff", "with_diff", is_flag=True, help="Include each edit's word diff.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def changes(
+    obj: Context,
+    since: datetime | None,
+    source: str | None,
+    query: str | None,
+    limit: int,
+    with_diff: bool,
+    as_json: bool,
+) -> None:
+    """The latest edits of archived articles, newest first."""
+    with friendly_errors():
+        rows = obj.reader.changes(
+            since=since.replace(tzinfo=UTC) if since else None,
+            source=source,
+            query=query,
+            limit=limit,
+            with_diff=with_diff,
+        )
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        say("no edits", err=True)
+    for row in rows:
+        # say(), not click.echo: archived titles and diffs are untrusted terminal text.
+        say(f"{_when(row['fetched_at'])}  v{row['version']}  {row['title'] or ''}  [{row['change']}]")
+        say(f"  {row['url']}")
+        if with_diff:
+            say(row["diff"])
+
+
+@cli.command()
+@click.option("--host", help="Address to bind (default EDITIONS_WEB_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default EDITIONS_WEB_PORT).")
+@pass_context
+def serve(obj: Context, host: str | None, port: int | None) -> None:
+    """Serve the archive read-only in a web app, with a JSON API and Atom feeds."""
+    from editions.web.server import serve_forever
+
+    with friendly_errors():
+        editions = obj.reader
+        settings = editions.settings
+        host = host or settings.web_host
+        port = settings.web_port if port is None else port
+        if host not in {"127.0.0.1", "localhost", "::1"} and not (
+            settings.web_token or settings.web_basic_auth
+        ):
+            click.echo(
+                f"editions: warning: serving on {host} without EDITIONS_WEB_TOKEN or "
+                "EDITIONS_WEB_BASIC_AUTH: anyone who can reach it reads the archive",
+                err=True,
+            )
+        serve_forever(
+            editions,
+            host=host,
+            port=port,
+            ready=lambda url: click.echo(f"editions: serving {url} ; Ctrl-C to stop", err=True),
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

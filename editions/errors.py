@@ -30,6 +30,7 @@ anything else escaping is a bug. The hierarchy::
     │       └── UnknownSourceError
     ├── ScheduleTooFarError           a task ETA beyond the broker's visibility timeout
     ├── LeaderLockError               the scheduler's leader lock was misconfigured
+    ├── WarcError                     a WARC file that cannot be read
     └── DemoError                     the offline demo's own newsroom
         ├── DemoArticleError          a demo article file is wrong
         └── NewsroomError             the newsroom was used out of order
@@ -255,6 +256,10 @@ class ScheduleTooFarError(EditionsError, ValueError):
 
 class LeaderLockError(EditionsError, ValueError):
     """The scheduler's leader lock was given settings it cannot work with."""
+
+
+class WarcError(EditionsError):
+    """A WARC file that cannot be read (missing, truncated, not WARC)."""
 
 
 # --- the demo --------------------------------------------------------------------------

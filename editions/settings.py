@@ -185,6 +185,33 @@ class Settings(BaseSettings):
         30.0, "seconds before a dead scheduler leader's lock expires", gt=0
     )
 
+    # --- reading: the web app, feeds and webhooks ------------------------------------
+    web_host: str = _setting(
+        "127.0.0.1", "address `editions serve` binds; anything else exposes the archive"
+    )
+    web_port: int = _setting(8080, "port `editions serve` listens on", ge=0, le=65535)
+    web_token: str = _setting(
+        "", "if set, the web app asks for it: `Authorization: Bearer TOKEN` or ?token=TOKEN"
+    )
+    web_basic_auth: str = _setting(
+        "", "if set (user:password), the web app asks for HTTP basic authentication"
+    )
+    web_page_size: int = _setting(20, "results per page in the web app and the feeds", ge=1, le=500)
+    flower_url: str = _setting("", "Flower's address, linked from the web app's status page")
+    webhook_url: str = _setting("", "receives a signed JSON POST for each matching edit")
+    webhook_secret: str = _setting(
+        "", "key of the webhook's HMAC-SHA256 signature (X-Editions-Signature header)"
+    )
+    webhook_query: str = _setting(
+        "", "only edits of articles matching this search query are posted (empty: every edit)"
+    )
+    webhook_max_retries: int = _setting(
+        4, "retries of a failed webhook POST, with doubling backoff", ge=0
+    )
+    webhook_backoff: float = _setting(
+        1.0, "seconds before the first webhook retry, doubled each time", ge=0
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)

@@ -184,7 +184,11 @@ class NewVersion(VersionContent):
 class Version(NewVersion, table=True):
     """One meaningful edition of an article's content."""
 
-    __table_args__ = (sa.UniqueConstraint("article_id", "number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("article_id", "number"),
+        # The recent-changes page and the feeds read the newest versions first.
+        sa.Index("ix_version_fetched_at", "fetched_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = Field(foreign_key="article.id", ondelete="CASCADE")

@@ -33,6 +33,7 @@ EXPECTED = {
     "5 search p95, Postgres": False,
     "6 storage per extra version": False,
     "7 worker peak RSS": False,
+    "8 web page p95": False,
 }
 
 

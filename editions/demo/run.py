@@ -39,6 +39,7 @@ def run_demo(
     *,
     database_url: str | None = None,
     keep_serving: bool = False,
+    serve: bool = False,
     echo: Callable[..., None] = click.echo,
     color: bool | None = None,
 ) -> dict[str, object]:
@@ -122,14 +123,31 @@ def run_demo(
         )
         if tmp is None:
             echo(f"Try: editions --database {database_url} search council")
-        if keep_serving:
+        if serve:
+            _serve_archive(editions, echo)
+        elif keep_serving:
             echo(f"Serving {site.base_url} until Ctrl-C")
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
+            _wait_for_ctrl_c()
     if tmp is not None:
         echo("(the demo archive was temporary; pass --database sqlite:///demo.db to keep it)")
         tmp.cleanup()
     return figures
+
+
+def _wait_for_ctrl_c() -> None:
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+
+
+def _serve_archive(editions: Editions, echo: Callable[..., None]) -> None:
+    """Leave the demo archive open in the web app until Ctrl-C."""
+    from editions.web.server import BackgroundServer
+
+    with BackgroundServer(editions) as server:
+        echo()
+        echo(f"The demo archive is open in the web app at {server.url} (Ctrl-C to stop)")
+        echo(f"  recent edits: {server.url}changes   search: {server.url}?q=council")
+        _wait_for_ctrl_c()
