@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,14 @@ def _bench(
     )
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.slow  # minutes: CI runs it with the slow set; its table goes to the log
+@pytest.mark.timeout(900)
 def test_quick_run_produces_every_figure(
-    tmp_path: Path, corpus: Path, postgres_server_url: str, redis_url: str
+    tmp_path: Path,
+    corpus: Path,
+    postgres_server_url: str,
+    redis_url: str,
+    record_property: Callable[[str, object], None],
 ) -> None:
     # The Postgres and Redis fixtures skip this (with a message) where those servers
     # are absent, and fail it under CI: the Postgres figures need a real server.
@@ -73,6 +79,9 @@ def test_quick_run_produces_every_figure(
     assert all(row["value"] is not None or row["note"] for row in data["rows"])
     assert data["machine"]["nproc"] >= 1
     assert "figure" in result.stdout and "met?" in result.stdout
+    for row in data["rows"]:  # the quick figures, in the run's "figures" section
+        value = "n/a" if row["value"] is None else f"{row['value']:g} {row.get('unit') or ''}"
+        record_property(f"bench --quick: {row['figure']}", value.strip())
 
 
 def test_unknown_figure_is_refused_with_the_choices() -> None:
