@@ -28,6 +28,7 @@ anything else escaping is a bug. The hierarchy::
     │       ├── VersionNotFoundError
     │       ├── CaptureNotFoundError
     │       └── UnknownSourceError
+    ├── ArticleFetchError             a Celery fetch task whose article failed (FAILURE in Flower)
     ├── ScheduleTooFarError           a task ETA beyond the broker's visibility timeout
     ├── LeaderLockError               the scheduler's leader lock was misconfigured
     ├── WarcError                     a WARC file that cannot be read
@@ -43,10 +44,12 @@ that catches the built-in keeps working.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "ArchiveError",
     "ArchiveNotFoundError",
+    "ArticleFetchError",
     "ArticleNotFoundError",
     "BlockedAddressError",
     "CaptureNotFoundError",
@@ -248,6 +251,21 @@ class UnknownSourceError(NotFoundError):
 
 
 # --- scheduling ------------------------------------------------------------------------
+
+
+class ArticleFetchError(EditionsError):
+    """An article fetch task that failed: Flower shows it as FAILURE with this message.
+
+    Raised after the pipeline has recorded the failure and planned the next try,
+    so Celery never retries it on its own.
+    """
+
+    def __init__(self, url: str, outcome: str | None, error: str | None) -> None:
+        self.url, self.outcome, self.error = url, outcome, error
+        super().__init__(f"{outcome}: {url}: {error}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable with its three arguments
+        return (type(self), (self.url, self.outcome, self.error))
 
 
 class ScheduleTooFarError(EditionsError, ValueError):

@@ -21,6 +21,7 @@ import redis
 
 from editions.api import Editions
 from editions.demo.site import LocalSite
+from editions.errors import ArticleFetchError
 from editions.settings import Settings
 from storage.archive import Archive
 from tests.cluster import BIN, Cluster, base_env, newsroom, publish, versions_of, wait_for
@@ -180,10 +181,12 @@ def test_poison_pill_is_marked_failed_not_fetched_again(site: LocalSite, tasks: 
     archive, article = track(tasks, url)
     for _ in range(Settings().max_deliveries):  # each of these killed its worker
         archive.record_delivery(article.id)
-    result = tasks.fetch_article.apply(args=[url]).get()
-    assert result["action"] == "failed"
-    assert result["outcome"] == "poison"
-    assert "kills its worker" in result["error"]
+    task = tasks.fetch_article.apply(args=[url])
+    # A FAILURE in Flower, with the outcome and the URL in its message.
+    assert task.state == "FAILURE"
+    assert isinstance(task.result, ArticleFetchError)
+    assert task.result.outcome == "poison" and task.result.url == url
+    assert "kills its worker" in str(task.result)
     assert archive.get_article(article.id).status == "failed"
     assert site.requests_for("/news/poison") == []
     assert archive.due_articles(datetime_now(), 10) == []
@@ -197,6 +200,11 @@ def test_a_finished_delivery_is_cleared_and_releases_its_lease(site: LocalSite, 
     client.set(tasks.lease_key("article", url), "queued")
     result = tasks.fetch_article.apply(args=[url]).get()
     assert result["action"] == "new"
+    # The small result Flower shows for a successful fetch.
+    assert result == {
+        "url": url, "action": "new", "outcome": "ok", "http_status": 200, "version": 1,
+        "change": result["change"],
+    }
     assert archive.get_article(article.id).deliveries == 0
     assert client.exists(tasks.lease_key("article", url)) == 0
     # While a fetch is queued (its lease is held) no second one is sent.
@@ -220,6 +228,20 @@ def test_a_fetch_sent_by_an_overlapping_tick_does_no_work(site: LocalSite, tasks
     assert len(archive.versions(article.id)) == 1
     assert archive.get_article(article.id).deliveries == 0
     assert client.exists(tasks.lease_key("article", url)) == 0
+
+
+def test_a_failed_fetch_is_a_failed_task_not_retried(site: LocalSite, tasks: Any) -> None:
+    url = site.url("/news/gone")  # nothing there: 404
+    archive, article = track(tasks, url)
+    task = tasks.fetch_article.apply(args=[url])
+    assert task.state == "FAILURE"
+    assert isinstance(task.result, ArticleFetchError)
+    assert task.result.outcome == "http_error" and url in str(task.result)
+    assert "404" in str(task.result)
+    assert len(site.requests_for("/news/gone")) == 1  # Celery did not retry it
+    # The pipeline recorded the failure and planned the next try itself.
+    assert archive.get_article(article.id).failures == 1
+    assert archive.get_article(article.id).next_check_at is not None
 
 
 def test_a_backed_off_host_is_left_alone(site: LocalSite, tasks: Any) -> None:

@@ -118,9 +118,21 @@ class ArticleResult:
     outcome: str | None = None
     error: str | None = None
     change: str | None = None
+    http_status: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def summary(self) -> dict[str, Any]:
+        """The small record a Celery task returns (Flower shows it)."""
+        return {
+            "url": self.url,
+            "action": self.action,
+            "outcome": self.outcome,
+            "http_status": self.http_status,
+            "version": self.version,
+            "change": self.change,
+        }
 
 
 # --- sources -------------------------------------------------------------------
@@ -239,6 +251,7 @@ class _Job:
     url: str  # as given
     source: str | None
     now: datetime
+    http_status: int | None = None  # of the page's answer, once fetched
     asked: str = ""  # canonicalised
     requested: str = ""  # what is fetched: the article's own URL when `asked` is an alias
     article: Any = None  # the archived article, if known
@@ -258,6 +271,7 @@ def _ingest_article(
     try:
         _find(job)
         result = _fetch(job)
+        job.http_status = result.status
         _stop_unless_new_content(job, result)
         extracted = _extract(job, result)
         key = _resolve_key(job, result, extracted, follow_canonical)
@@ -268,9 +282,12 @@ def _ingest_article(
         )
         text_hash = text_sha256(extracted.text)
         _stop_if_same_story(job, result, extracted.text, text_hash, key, target, capture, aliases)
-        return _store_version(job, result, extracted, text_hash, key, target, capture, aliases)
+        outcome = _store_version(job, result, extracted, text_hash, key, target, capture, aliases)
     except _Settled as settled:
-        return settled.result
+        outcome = settled.result
+    if outcome.http_status is None:
+        outcome.http_status = job.http_status
+    return outcome
 
 
 def _find(job: _Job) -> None:

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import redis
@@ -31,7 +31,7 @@ from celery import Task, current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
 
-from editions.errors import ArticleNotFoundError, WorkerNotConfiguredError
+from editions.errors import ArticleFetchError, ArticleNotFoundError, WorkerNotConfiguredError
 from editions.records import RevisitPolicy, Source
 from editions.settings import Settings
 from storage.archive import Archive
@@ -366,7 +366,7 @@ def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, 
         if article is not None and article.id is not None:
             deliveries = archive.record_delivery(article.id)
             if deliveries > int(settings.max_deliveries):
-                return _poisoned(state, article.id, url, deliveries)
+                _poisoned(state, article.id, url, deliveries)
 
         result = ingest_article(state.pipeline, url, source=source)
         if result.outcome in NETWORK_OUTCOMES:
@@ -375,7 +375,11 @@ def fetch_article(self: Task, url: str, source: str | None = None) -> dict[str, 
             retrying = False
         elif host and result.outcome is not None:
             state.limiter.record_success(host)
-        return result.as_dict()
+        if result.action == "failed":
+            # Recorded, and its next try planned by the pipeline: FAILURE in Flower,
+            # with the outcome and URL, but no retry by Celery.
+            raise ArticleFetchError(result.url, result.outcome, result.error)
+        return result.summary()
     except SoftTimeLimitExceeded:
         # Counts as a delivery that never finished.
         article = None
@@ -406,8 +410,8 @@ def _still_due(article: Any, settings: Settings) -> bool:
     return bool(article.next_check_at <= soon)
 
 
-def _poisoned(state: WorkerState, article_id: int, url: str, deliveries: int) -> dict[str, Any]:
-    """Mark an article whose deliveries keep killing their worker as failed."""
+def _poisoned(state: WorkerState, article_id: int, url: str, deliveries: int) -> NoReturn:
+    """Mark an article whose deliveries keep killing their worker as failed (FAILURE in Flower)."""
     error = (
         f"delivered {deliveries - 1} times without finishing (it kills its worker): marked failed"
     )
@@ -419,7 +423,7 @@ def _poisoned(state: WorkerState, article_id: int, url: str, deliveries: int) ->
         next_check_at=None,
         error=error,
     )
-    return {"url": url, "action": "failed", "outcome": "poison", "error": error}
+    raise ArticleFetchError(url, "poison", error)
 
 
 @shared_task(name=TASK_REVISIT_DUE, bind=True)
