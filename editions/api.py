@@ -43,6 +43,7 @@ from schedules.sources import (
     write_sources_text,
 )
 from storage.archive import Archive
+from storage.articles import state_of
 from storage.models import VersionContent
 from worker.canonical import canonicalize
 from worker.extract import extract_article
@@ -401,12 +402,15 @@ class Editions:
                 f"{article.canonical_url} has versions 1..{article.latest_version}, not {version}"
                 if article.latest_version
                 else f"{article.canonical_url} has not been fetched successfully yet"
+                f" ({_not_archived(article)})"
             )
         shown: dict[str, Any] = {
             "url": url,
             "canonical_url": article.canonical_url,
             "version": found.number,
             "versions": article.latest_version,
+            "state": state_of(article),
+            "last_error": article.last_error,
         }
         for name in ("fetched_at", *VersionContent.model_fields, "change"):
             # setdefault: the article's canonical URL wins over the one the page declared.
@@ -415,29 +419,64 @@ class Editions:
         return shown
 
     def history(self, url: str) -> dict[str, Any]:
+        """An article's versions and events (removed, moved, restored), its state and
+        last error; ``timeline`` has both in time order."""
         article = self._article(url)
+        versions = [
+            {
+                "version": v.number,
+                "fetched_at": _iso(v.fetched_at),
+                "title": v.title,
+                "byline": v.byline,
+                "text_sha256": v.text_sha256,
+                "words_added": v.words_added,
+                "words_removed": v.words_removed,
+                "change": v.change,
+            }
+            for v in self.archive.versions(article.id)
+        ]
+        events = [
+            {"at": _iso(e.at), "event": e.kind, "detail": e.detail}
+            for e in self.archive.events(article.id)
+        ]
+        timeline = [{"at": v["fetched_at"], "event": "version", **v} for v in versions]
+        timeline += events
+        # A version sorts before an event of the same instant.
+        timeline.sort(
+            key=lambda item: (datetime.fromisoformat(item["at"]), item["event"] != "version")
+        )
         return {
             "url": url,
             "canonical_url": article.canonical_url,
             "aliases": self.archive.aliases(article.id),
             "source": article.source,
             "status": article.status,
+            "state": state_of(article),
+            "last_error": article.last_error,
             "first_seen_at": _iso(article.first_seen_at),
+            "last_checked_at": _iso(article.last_checked_at),
             "next_check_at": _iso(article.next_check_at),
-            "versions": [
-                {
-                    "version": v.number,
-                    "fetched_at": _iso(v.fetched_at),
-                    "title": v.title,
-                    "byline": v.byline,
-                    "text_sha256": v.text_sha256,
-                    "words_added": v.words_added,
-                    "words_removed": v.words_removed,
-                    "change": v.change,
-                }
-                for v in self.archive.versions(article.id)
-            ],
+            "versions": versions,
+            "events": events,
+            "timeline": timeline,
         }
+
+    def articles(
+        self,
+        *,
+        state: str | None = None,
+        source: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Tracked articles, newest first, with state, last fetch time, outcome and error.
+
+        ``state`` is pending (no version yet), active (archived), failed (given up after
+        repeated failures) or removed (answered 404/410, or moved to another article).
+        """
+        if source is not None and self.archive.get_source(source) is None:
+            known = ", ".join(sorted(s.name for s in self.archive.sources())) or "none yet"
+            raise UnknownSourceError(f"unknown source {source!r} (known: {known})")
+        return self.archive.articles(state=state, source=source, limit=limit)
 
     def diff(
         self,
@@ -804,6 +843,12 @@ def extract_file(path: str | os.PathLike[str], url: str | None = None) -> dict[s
     url = url or path.resolve().as_uri()
     extracted = extract_article(body, url)
     return {"path": str(path), **extracted.as_dict()}
+
+
+def _not_archived(article: Any) -> str:
+    """Why an article has no version: its state and last error."""
+    error = f", last error: {article.last_error}" if article.last_error else ""
+    return f"{state_of(article)}{error}"
 
 
 def _seconds(value: float) -> timedelta:

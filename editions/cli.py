@@ -373,6 +373,7 @@ def show(obj: Context, url: str, number: int | None, as_json: bool) -> None:
         f"{data['canonical_url']} — version {data['version']} of {data['versions']}, "
         f"fetched {_when(data['fetched_at'])}"
     )
+    say(_state_line(data))
     say()
     say(data["text"])
 
@@ -406,10 +407,33 @@ def history(obj: Context, url: str, as_json: bool, as_csv: bool) -> None:
     say(data["canonical_url"], bold=True)
     for alias in data["aliases"]:
         say(f"  also at {alias}")
-    for v in data["versions"]:
+    say(f"  {_state_line(data)}")
+    if not data["versions"]:
         say(
-            f"  v{v['version']}  {_when(v['fetched_at'])}  {v['title'] or ''}  [{v['change']}]"
+            f"  never fetched successfully; last checked {_when(data['last_checked_at'])}, "
+            f"next check {_when(data['next_check_at'])}"
         )
+    for item in data["timeline"]:
+        if item["event"] == "version":
+            say(
+                f"  v{item['version']}  {_when(item['at'])}  {item['title'] or ''}  "
+                f"[{item['change']}]"
+            )
+        else:
+            say(f"  {_when(item['at'])}  {_describe_event(item)}")
+
+
+def _state_line(data: dict[str, Any]) -> str:
+    """An article's state and last error, for people."""
+    error = f"  last error: {data['last_error']}" if data.get("last_error") else ""
+    return f"state: {data['state']}{error}"
+
+
+def _describe_event(event: dict[str, Any]) -> str:
+    if event["event"] == "moved":
+        return f"moved to {event['detail']}"
+    detail = f" ({event['detail']})" if event.get("detail") else ""
+    return f"{event['event']}{detail}"
 
 
 @cli.command()
@@ -478,8 +502,12 @@ def status(obj: Context, as_json: bool) -> None:
         return
     say(f"archive: {data['database']}")
     say(
-        f"articles: {data['articles']}  versions: {data['versions']}  "
-        f"due now: {data['due']}  next due: {_when(data['next_due'])}"
+        f"articles: {data['archived']} archived, {data['pending']} pending, "
+        f"{data['failed']} failed, {data['removed']} removed ({data['tracked']} tracked)"
+    )
+    say(
+        f"versions: {data['versions']}  due now: {data['due']}  "
+        f"next due: {_when(data['next_due'])}"
     )
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(data["fetches_by_outcome"].items()))
     say(f"fetches: {outcomes or 'none yet'}")
@@ -628,6 +656,55 @@ def sources_remove(obj: Context, name: str) -> None:
         source = obj.editions.remove_source(name)
         path = obj.editions.sources_file()
     say(f"removed {source.name!r} from {path}")
+
+
+ARTICLE_COLUMNS = [
+    "url",
+    "source",
+    "state",
+    "versions",
+    "last_fetch_at",
+    "last_outcome",
+    "last_http_status",
+    "last_error",
+    "next_check_at",
+    "title",
+]
+
+
+@cli.command()
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "failed", "active", "removed"]),
+    help="pending: no version yet; active: archived; failed: given up; removed: 404/410 or moved.",
+)
+@click.option("--source", help="Only articles from this source.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of text.")
+@pass_context
+def articles(
+    obj: Context, state: str | None, source: str | None, limit: int, as_json: bool, as_csv: bool
+) -> None:
+    """List tracked articles, newest first, with their state, last fetch, outcome and error."""
+    with friendly_errors():
+        rows = obj.reader.articles(state=state, source=source, limit=limit)
+    if as_json:
+        echo_json(rows)
+    elif as_csv:
+        echo_csv(rows, ARTICLE_COLUMNS)
+    elif not rows:
+        say("no articles" + (f" in state {state}" if state else ""), err=True)
+    else:
+        for row in rows:
+            outcome = row["last_outcome"] or "never fetched"
+            error = f"  {row['last_error']}" if row["last_error"] else ""
+            say(
+                f"{row['state']:<8} v{row['versions']:<3} {_when(row['last_fetch_at'])}  "
+                f"{outcome}{error}  {row['url']}"
+            )
+    if len(rows) == limit and not (as_json or as_csv):
+        say(f"(the first {limit}; --limit N shows more)", err=True)
 
 
 @cli.group()

@@ -148,6 +148,13 @@ class Settings(BaseSettings):
         6 * 3600.0, "longest wait before a failed article is tried again", ge=0
     )
 
+    removed_revisit_every: float = _setting(
+        86400.0, "seconds between two checks of a removed (404/410) or moved article", gt=0
+    )
+    removed_revisit_for: float = _setting(
+        30 * 86400.0, "how long a removed or moved article is still checked for a return", ge=0
+    )
+
     summary_every: float = _setting(
         600.0, "seconds between two summary lines of a long-running mode (0: none)", ge=0
     )

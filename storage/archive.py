@@ -9,6 +9,7 @@
 - ``Articles`` (``storage.articles``): articles, their aliases, merges;
 - ``Versions`` (``storage.versions``): the editions of each article;
 - ``DueQueue`` (``storage.due``): when each article is checked next;
+- ``Events`` (``storage.events``): an article removed, moved or restored;
 - ``Reports`` (``storage.reporting``): status and export;
 - ``SearchIndex`` (``storage.search``): the full-text index in both dialects.
 
@@ -42,9 +43,10 @@ from .captures import Captures, PreparedCapture
 from .db import Database
 from .due import Check, DueQueue
 from .engine import create_engine, database_errors, database_url, redact, require_existing
+from .events import Events, removed_since
 from .fetchlog import FetchEntry, FetchLog
 from .migrate import is_current, upgrade, upgrade_engine
-from .models import Article, Capture, Source, Version
+from .models import Article, ArticleEvent, Capture, Source, Version
 from .reporting import Reports
 from .search import SearchHit, SearchIndex
 from .sources import Sources
@@ -123,6 +125,7 @@ class Archive:
         self._articles = Articles(self.db, self._search)
         self._versions = Versions(self.db, self._search)
         self._due = DueQueue(self.db)
+        self._events = Events(self.db)
         self._reports = Reports(self.db)
 
     def close(self) -> None:
@@ -334,11 +337,24 @@ class Archive:
         last_modified: str | None = None,
         body_sha256: str | None = None,
         error: str | None = None,
+        removed: str | None = None,
+        detail: str | None = None,
     ) -> None:
-        """Record a revisit: resets or counts failures and sets the next check."""
+        """Record a revisit: resets or counts failures and sets the next check;
+        ``removed`` ("removed" or "moved", to ``detail``) marks the page gone."""
         self._due.mark_checked(
             article_id,
-            Check(checked_at, ok, next_check_at, etag, last_modified, body_sha256, error),
+            Check(
+                checked_at,
+                ok,
+                next_check_at,
+                etag,
+                last_modified,
+                body_sha256,
+                error,
+                removed,
+                detail,
+            ),
         )
 
     def record_delivery(self, article_id: int) -> int:
@@ -360,11 +376,28 @@ class Archive:
     def next_due_at(self) -> datetime | None:
         return self._due.next_due_at()
 
+    # Events.
+
+    def events(self, article_id: int) -> list[ArticleEvent]:
+        """What happened to an article besides versions (removed, moved, restored), in order."""
+        return self._events.of(article_id)
+
+    def removed_since(self, article_id: int) -> datetime | None:
+        """When the article's current removal began; None when it is not removed."""
+        return removed_since(self._events.of(article_id))
+
     # Reporting and search.
 
     def status(self, *, now: datetime, recent: timedelta = timedelta(hours=24)) -> dict[str, Any]:
         """A JSON-ready summary of the archive for `editions status`."""
         return self._reports.status(now=now, recent=recent)
+
+    def articles(
+        self, *, state: str | None = None, source: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Tracked articles, newest first, with state, last fetch, outcome and error;
+        ``state`` is one of pending, active, failed, removed."""
+        return self._reports.articles(state=state, source=source, limit=limit)
 
     def iter_articles(self, batch: int = 200) -> Iterator[dict[str, Any]]:
         """Every article with its aliases and versions, as JSON-ready dicts, oldest first."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -11,8 +12,31 @@ from sqlmodel import Session
 from editions.errors import ArticleNotFoundError, InvalidInputError
 
 from .db import Database
-from .models import Alias, Article, Fetch, Version
+from .models import Alias, Article, ArticleEvent, Fetch, Version
 from .search import SearchIndex
+
+# What `editions articles --state` and `status` tell apart; every article is in one.
+STATES = ("pending", "active", "failed", "removed")
+
+
+def state_of(article: Article) -> str:
+    """pending (no version yet, still tried), active (archived), failed (given up) or
+    removed (the page answered 404/410 or moved to another article)."""
+    if article.status in ("failed", "removed"):
+        return article.status
+    return "active" if article.latest_version else "pending"
+
+
+def state_filter(state: str) -> Any:
+    """The SQL condition for articles in ``state`` (one of ``STATES``)."""
+    if state in ("failed", "removed"):
+        return Article.status == state
+    if state not in STATES:
+        raise InvalidInputError(f"unknown state {state!r} (one of: {', '.join(STATES)})")
+    watched = Article.status.not_in(("failed", "removed"))
+    if state == "pending":
+        return sa.and_(watched, Article.latest_version == 0)
+    return sa.and_(watched, Article.latest_version > 0)
 
 
 class Articles:
@@ -182,6 +206,11 @@ class Articles:
             )
             session.execute(
                 sa.update(Fetch).where(Fetch.article_id == old.id).values(article_id=target.id)
+            )
+            session.execute(
+                sa.update(ArticleEvent)
+                .where(ArticleEvent.article_id == old.id)
+                .values(article_id=target.id)
             )
             history = list(
                 session.scalars(

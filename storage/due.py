@@ -13,12 +13,16 @@ from editions.errors import ArticleNotFoundError
 
 from .articles import Articles
 from .db import Database
+from .events import RESTORED, Events
 from .models import Article
+
+# Removed articles are still revisited (sparsely): the page may come back.
+WATCHED = ("active", "removed")
 
 
 def due_query(now: datetime) -> Any:
-    """Active articles whose next check is at or before ``now``."""
-    return sa.select(Article).where(Article.status == "active", Article.next_check_at <= now)
+    """Watched articles whose next check is at or before ``now``."""
+    return sa.select(Article).where(Article.status.in_(WATCHED), Article.next_check_at <= now)
 
 
 @dataclass
@@ -32,6 +36,9 @@ class Check:
     last_modified: str | None = None
     body_sha256: str | None = None
     error: str | None = None
+    # The page is gone: "removed" (404/410) or "moved" (redirects to ``detail``).
+    removed: str | None = None
+    detail: str | None = None
 
 
 class DueQueue:
@@ -53,18 +60,40 @@ class DueQueue:
             article.last_modified = check.last_modified
         if check.body_sha256 is not None:
             article.body_sha256 = check.body_sha256
+        if check.removed is not None:
+            self._removed_in(session, article, check)
+            return
         if check.ok:
+            if article.status == "removed":
+                Events.add_in(
+                    session, article.id, at=check.checked_at, kind=RESTORED, detail=None
+                )
             article.failures = 0
             article.last_error = None
             article.status = "active" if check.next_check_at is not None else "done"
             return
         article.failures += 1
         article.last_error = check.error
+        if article.status == "removed":
+            return  # a removed page that also times out is still removed, not failed
         if article.failures >= int(self.db.settings.max_article_failures):
             article.status = "failed"
         elif check.next_check_at is None:
             # Failing and no further check planned: it will never be archived now.
             article.status = "failed"
+
+    @staticmethod
+    def _removed_in(session: Session, article: Article, check: Check) -> None:
+        """Mark the page gone; an event only when this is news (not the same removal again)."""
+        assert article.id is not None
+        latest = Events.latest_in(session, article.id) if article.status == "removed" else None
+        if latest is None or (latest.kind, latest.detail) != (check.removed, check.detail):
+            Events.add_in(
+                session, article.id, at=check.checked_at, kind=check.removed, detail=check.detail
+            )
+        article.status = "removed"
+        article.failures = 0
+        article.last_error = check.error
 
     def record_delivery(self, article_id: int) -> int:
         """Count one more delivery of the article's task; returns the new count."""
@@ -105,5 +134,7 @@ class DueQueue:
     def next_due_at(self) -> datetime | None:
         with self.db.read() as session:
             return session.scalar(
-                sa.select(sa.func.min(Article.next_check_at)).where(Article.status == "active")
+                sa.select(sa.func.min(Article.next_check_at)).where(
+                    Article.status.in_(WATCHED)
+                )
             )

@@ -103,6 +103,19 @@ class Alias(SQLModel, table=True):
     article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
 
 
+class ArticleEvent(SQLModel, table=True):
+    """Something that happened to an article besides a new version: the page was
+    removed (404/410), moved (redirects to another article) or restored."""
+
+    __tablename__ = "article_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    kind: str
+    detail: str | None = None
+
+
 class Capture(SQLModel, table=True):
     """A raw response body, compressed and stored once per distinct content."""
 

@@ -9,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from .articles import STATES, state_filter, state_of
 from .db import Database
-from .due import due_query
+from .due import WATCHED, due_query
 from .models import Alias, Article, Capture, Fetch, Source, Version
 
 
@@ -50,28 +51,76 @@ class Reports:
             for host, outcome, n in rows:
                 recent_by_host.setdefault(host, {})[outcome] = n
             next_due = session.scalar(
-                sa.select(sa.func.min(Article.next_check_at)).where(Article.status == "active")
+                sa.select(sa.func.min(Article.next_check_at)).where(Article.status.in_(WATCHED))
             )
+            states = {
+                state: session.scalar(
+                    sa.select(count).select_from(Article).where(state_filter(state))
+                )
+                for state in STATES
+            }
             return {
                 "sources": sources,
-                # Archived articles have at least one version; the others are
-                # tracked URLs still waiting for a first successful fetch.
+                # Archived articles have at least one version (a removed or failed one
+                # keeps its versions); the states below split every tracked article.
                 "articles": session.scalar(
                     sa.select(count).select_from(Article).where(Article.latest_version > 0)
                 ),
-                "pending": session.scalar(
-                    sa.select(count).select_from(Article).where(Article.latest_version == 0)
-                ),
+                "tracked": sum(states.values()),
+                "archived": states["active"],
+                "pending": states["pending"],
+                "removed": states["removed"],
                 "versions": session.scalar(sa.select(count).select_from(Version)),
                 "captures": session.scalar(sa.select(count).select_from(Capture)),
                 "fetches_by_outcome": by_outcome,
                 "recent_by_host": recent_by_host,
                 "due": session.scalar(due_query(now).with_only_columns(count)),
                 "next_due": _iso(next_due),
-                "failed": session.scalar(
-                    sa.select(count).select_from(Article).where(Article.status == "failed")
-                ),
+                "failed": states["failed"],
             }
+
+    def articles(
+        self, *, state: str | None = None, source: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Tracked articles, newest first, with their state and their last fetch."""
+        # The last fetch of each article: fetch ids grow with time.
+        last = (
+            sa.select(Fetch.article_id, sa.func.max(Fetch.id).label("fetch_id"))
+            .where(Fetch.article_id.is_not(None))
+            .group_by(Fetch.article_id)
+            .subquery()
+        )
+        query = (
+            sa.select(Article, Fetch.started_at, Fetch.outcome, Fetch.status_code)
+            .outerjoin(last, last.c.article_id == Article.id)
+            .outerjoin(Fetch, Fetch.id == last.c.fetch_id)
+            .order_by(Article.id.desc())
+        )
+        if state is not None:
+            query = query.where(state_filter(state))
+        if source is not None:
+            query = query.where(Article.source == source)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.read() as session:
+            rows = session.execute(query).all()
+        return [
+            {
+                "url": article.canonical_url,
+                "source": article.source,
+                "state": state_of(article),
+                "title": article.title,
+                "versions": article.latest_version,
+                "first_seen_at": _iso(article.first_seen_at),
+                "last_fetch_at": _iso(fetched_at or article.last_checked_at),
+                "last_outcome": outcome,
+                "last_http_status": http_status,
+                "last_error": article.last_error,
+                "failures": article.failures,
+                "next_check_at": _iso(article.next_check_at),
+            }
+            for article, fetched_at, outcome, http_status in rows
+        ]
 
     def iter_articles(self, batch: int = 200) -> Iterator[dict[str, Any]]:
         """Every article with its aliases and versions, as JSON-ready dicts, oldest first."""

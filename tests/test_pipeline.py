@@ -284,3 +284,26 @@ def test_one_ingest_is_one_write_transaction(site, database_url):
         assert (changed.action, changed.version) == ("changed", 2)
         assert writes.take() == 1
         assert ed.status()["versions"] == 2
+
+
+def test_a_removed_article_is_checked_sparsely_then_no_more(
+    database_url: str, site: LocalSite
+) -> None:
+    """404 marks the article removed; it is checked daily for a while, then left alone."""
+    clock = {"now": datetime(2026, 3, 14, 10, 0, tzinfo=UTC)}
+    url = publish(site, "gone", "Council decides on the pier", paragraphs("the pier"))
+    config = settings().replace(removed_revisit_every=86400.0, removed_revisit_for=3 * 86400.0)
+    with Editions(database_url, settings=config, clock=lambda: clock["now"]) as ed:
+        assert ingest_article(ed.pipeline, url).action == "new"
+        site.add("/news/gone", b"gone", status=404, content_type="text/plain")
+        removed_at = clock["now"] = clock["now"] + timedelta(hours=1)
+        assert ingest_article(ed.pipeline, url).action == "removed"
+        checks = []
+        while (article := ed.archive.find_article(url)).next_check_at is not None:  # type: ignore[union-attr]
+            checks.append(article.next_check_at - removed_at)  # type: ignore[union-attr]
+            clock["now"] = article.next_check_at  # type: ignore[union-attr]
+            assert [a.canonical_url for a in ed.archive.due_articles(clock["now"])] == [url]
+            assert ingest_article(ed.pipeline, url).action == "removed"
+        assert checks == [timedelta(days=d) for d in (1, 2, 3)]
+        assert article.status == "removed"  # type: ignore[union-attr]
+        assert [e.kind for e in ed.archive.events(article.id)] == ["removed"]  # type: ignore[union-attr]

@@ -33,6 +33,7 @@ API_NAMES = {
 EDITIONS_METHODS = {
     "add_source",
     "archive",
+    "articles",
     "broker_status",
     "capture",
     "changes",

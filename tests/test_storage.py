@@ -409,6 +409,98 @@ def test_mark_checked_counts_failures_and_sets_status(database_url: str) -> None
         assert archive.status(now=later)["failed"] == 1
 
 
+def test_a_removed_page_is_an_event_and_stays_watched(database_url: str) -> None:
+    with Archive(database_url, settings=Settings(max_article_failures=2)) as archive:
+        article, _ = archive.get_or_create_article("https://news.test/r", source="s", seen_at=T0)
+        archive.add_version(article.id, new_version("Text"))
+        t1, t2, t3, t4 = (T0 + timedelta(hours=h) for h in (1, 2, 3, 4))
+        day = timedelta(days=1)
+        gone = {"ok": False, "removed": "removed", "detail": "HTTP 404", "error": "HTTP 404"}
+        archive.mark_checked(article.id, checked_at=t1, next_check_at=t1 + day, **gone)
+        # The same removal seen again is no new event; failures never make it "failed".
+        archive.mark_checked(article.id, checked_at=t2, next_check_at=t2 + day, **gone)
+        for _ in range(3):
+            archive.mark_checked(
+                article.id, checked_at=t2, ok=False, next_check_at=t2 + day, error="timeout"
+            )
+        stored = archive.get_article(article.id)
+        assert stored is not None and stored.status == "removed"
+        # Still revisited, sparsely: it may come back.
+        assert [a.id for a in archive.due_articles(t2 + day)] == [article.id]
+        assert archive.removed_since(article.id) == t1
+        moved = {"removed": "moved", "detail": "https://news.test/other"}
+        archive.mark_checked(
+            article.id, checked_at=t3, ok=False, next_check_at=t3 + day,
+            error="moved to https://news.test/other", **moved,
+        )
+        archive.mark_checked(article.id, checked_at=t4, ok=True, next_check_at=t4 + day)
+        events = [(e.at, e.kind, e.detail) for e in archive.events(article.id)]
+        assert events == [
+            (t1, "removed", "HTTP 404"),
+            (t3, "moved", "https://news.test/other"),
+            (t4, "restored", None),
+        ]
+        stored = archive.get_article(article.id)
+        assert stored is not None and (stored.status, stored.last_error) == ("active", None)
+        assert archive.removed_since(article.id) is None
+
+
+def test_status_and_listing_split_articles_by_state(database_url: str) -> None:
+    with Archive(database_url) as archive:
+        urls = {s: f"https://news.test/{s}" for s in ("active", "pending", "failed", "removed")}
+        ids = {}
+        for state, url in urls.items():
+            article, _ = archive.get_or_create_article(
+                url, source="wire" if state != "pending" else "other", seen_at=T0
+            )
+            ids[state] = article.id
+            if state in ("active", "removed"):
+                archive.add_version(article.id, new_version(f"Text {state}"))
+        archive.record_fetch(
+            url=urls["failed"], source="wire", kind="article", started_at=T0, duration=0.1,
+            status=503, size=0, outcome="http_error", error="HTTP 503", article_id=ids["failed"],
+        )
+        archive.mark_checked(
+            ids["failed"], checked_at=T0, ok=False, next_check_at=None, error="HTTP 503"
+        )
+        archive.record_fetch(
+            url=urls["removed"], source="wire", kind="article", started_at=T0, duration=0.1,
+            status=410, size=0, outcome="http_error", error="HTTP 410", article_id=ids["removed"],
+        )
+        archive.mark_checked(
+            ids["removed"], checked_at=T0, ok=False, next_check_at=None, error="HTTP 410",
+            removed="removed", detail="HTTP 410",
+        )
+        status = archive.status(now=T0)
+        assert {k: status[k] for k in ("tracked", "archived", "pending", "failed", "removed")} == {
+            "tracked": 4, "archived": 1, "pending": 1, "failed": 1, "removed": 1,
+        }
+        assert status["articles"] == 2  # with versions: the removed one keeps its version
+        everything = archive.articles()
+        assert [a["url"] for a in everything] == [urls[s] for s in reversed(list(urls))]
+        for state in urls:
+            listed = archive.articles(state=state)
+            assert [(a["url"], a["state"]) for a in listed] == [(urls[state], state)]
+        failed = archive.articles(state="failed")[0]
+        assert (failed["last_outcome"], failed["last_http_status"]) == ("http_error", 503)
+        assert (failed["last_error"], failed["last_fetch_at"]) == ("HTTP 503", T0.isoformat())
+        assert archive.articles(state="pending")[0]["last_outcome"] is None
+        assert [a["url"] for a in archive.articles(source="other")] == [urls["pending"]]
+        assert len(archive.articles(limit=3)) == 3
+        with pytest.raises(InvalidInputError):
+            archive.articles(state="archived")
+
+
+def test_merging_an_article_keeps_its_events(archive: Archive) -> None:
+    old, _ = archive.get_or_create_article("https://news.test/old", source="s", seen_at=T0)
+    new, _ = archive.get_or_create_article("https://news.test/new", source="s", seen_at=T0)
+    archive.mark_checked(
+        old.id, checked_at=T0, ok=False, next_check_at=None, removed="removed", detail="HTTP 404"
+    )
+    archive.merge_article(old.id, into=new.id)
+    assert [e.kind for e in archive.events(new.id)] == ["removed"]
+
+
 def test_due_articles_oldest_first(archive: Archive) -> None:
     ids = {}
     for name, offset in [("c", 30), ("a", 10), ("b", 20), ("future", 999), ("none", None)]:
@@ -538,6 +630,9 @@ def test_fetch_log_and_status(archive: Archive) -> None:
         "due",
         "next_due",
         "failed",
+        "tracked",
+        "archived",
+        "removed",
     }
     assert status["sources"][0]["name"] == "wire" and status["sources"][0]["every"] == 300.0
     assert (status["articles"], status["versions"], status["captures"]) == (1, 1, 1)

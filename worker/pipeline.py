@@ -6,7 +6,8 @@ An article flows through a visible chain of steps, one function each, read
 top to bottom in ``_ingest_article``; a step that settles the article early
 (a 304, a failure, an alias) raises ``_Settled`` with its result::
 
-    find -> fetch -> (304, failed or byte-identical? stop) -> extract
+    find -> fetch -> (gone: 404/410? stop) -> (304, failed or byte-identical? stop)
+         -> extract -> (redirected to another article? stop)
          -> resolve the key (alias of a known article? stop) -> target article
          -> dedupe (same story elsewhere? stop) -> version + store
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,6 +56,10 @@ FEED_ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, text/plain;q=0.5, */*;q=0.3"
+# An archived page answering these has been taken down.
+GONE_STATUSES = frozenset({404, 410})
+# A redirect landing on a page sharing this much of the article's words is the same story.
+SAME_STORY_SHARE = 0.6
 
 
 @dataclass
@@ -107,7 +113,9 @@ class ArticleResult:
     ``action`` is one of: ``new`` (first version), ``changed`` (a new version),
     ``unchanged`` (fetched and extracted, same content), ``identical`` (raw body
     byte-identical, extraction skipped), ``not_modified`` (HTTP 304), ``alias``
-    (the URL belongs to an article already archived), ``failed``.
+    (the URL belongs to an article already archived), ``removed`` (an archived
+    page now answers 404/410), ``moved`` (it now redirects to another article),
+    ``failed``.
     """
 
     url: str
@@ -272,8 +280,10 @@ def _ingest_article(
         _find(job)
         result = _fetch(job)
         job.http_status = result.status
+        _stop_if_removed(job, result)
         _stop_unless_new_content(job, result)
         extracted = _extract(job, result)
+        _stop_if_moved(job, result, extracted)
         key = _resolve_key(job, result, extracted, follow_canonical)
         target = _target(job, key)
         aliases = {job.asked, job.requested, _canonical_or(result.final_url, key)} - {key}
@@ -307,6 +317,54 @@ def _fetch(job: _Job) -> FetchResult:
         etag=article.etag if article else None,
         last_modified=article.last_modified if article else None,
         allowed_types=HTML_TYPES,
+    )
+
+
+def _stop_if_removed(job: _Job, result: FetchResult) -> None:
+    """An archived page that answers 404 or 410 is removed: an event, not a failure.
+
+    A URL never archived that answers 404 is an ordinary failure (it may be a
+    feed's typo, or not published yet), counted toward giving up on it.
+    """
+    article = job.article
+    if article is None or not article.latest_version or result.status not in GONE_STATUSES:
+        return
+    reason = f"HTTP {result.status}"
+    _record_removal(job, result, "removed", reason, result.error or reason)
+    raise job.settle(
+        "removed", job.requested, article.id, article.latest_version, result.outcome.value,
+        result.error,
+    )
+
+
+def _stop_if_moved(job: _Job, result: FetchResult, extracted: Extracted) -> None:
+    """An archived page that now redirects to another article has moved: an event, and
+    the other page's text never becomes a version of this article.
+
+    A redirect that lands on the same story stays this article (its new URL an alias):
+    the landing page names this article (rel=canonical, a known alias), or, as after
+    a headline edit that changed the slug, its text is mostly this article's text.
+    """
+    article, pipe = job.article, job.pipe
+    if article is None or not article.latest_version or not result.redirects:
+        return
+    landed = _canonical_or(result.final_url, job.requested)
+    key = _article_key(job.requested, result.final_url, extracted)
+    if landed == job.requested or key == job.requested:
+        return
+    own = {article.canonical_url, *pipe.archive.aliases(article.id)}
+    if landed in own or key in own:
+        return
+    other = pipe.archive.find_article(key) or pipe.archive.find_article(landed)
+    if other is None:
+        previous = pipe.archive.get_version(article.id)
+        if previous is not None and _mostly_same_text(previous.text, extracted.text):
+            return
+    elif other.id == article.id:
+        return
+    _record_removal(job, result, "moved", key, f"moved to {key}")
+    raise job.settle(
+        "moved", job.requested, article.id, article.latest_version, "ok", None, f"moved to {key}"
     )
 
 
@@ -468,7 +526,9 @@ def _log_outcome(result: ArticleResult) -> None:
         return
     url = result.canonical_url or result.url
     version = f" v{result.version}" if result.version else ""
-    change = f" ({result.change})" if result.action == "changed" and result.change else ""
+    change = f" ({result.change})" if result.action in ("changed", "moved") and result.change else ""
+    if result.action == "removed":
+        change = f" ({result.error})"
     log.info("%s%s %s%s", result.action, version, url, change)
 
 
@@ -530,6 +590,13 @@ def _same_story(pipe: Pipeline, target: Any, key: str, text: str, text_hash: str
         if same_site(twin.canonical_url, key):
             return twin
     return None
+
+
+def _mostly_same_text(old: str, new: str) -> bool:
+    """Whether two texts share most of their words: the same story, lightly edited."""
+    old_words, new_words = Counter(old.split()), Counter(new.split())
+    longer = max(sum(old_words.values()), sum(new_words.values()))
+    return longer > 0 and sum((old_words & new_words).values()) / longer >= SAME_STORY_SHARE
 
 
 def _absorb(pipe: Pipeline, placeholder: Any, target_id: int, urls: Iterable[str]) -> None:
@@ -604,6 +671,25 @@ def _record_check(
     """Log the fetch and the found article's next check, in one write."""
     entry = _fetch_entry(job, result, job.article, capture_sha256=capture_sha256)
     job.pipe.archive.record_ingest(Ingest(job.article.id, entry, check=check))
+
+
+def _record_removal(job: _Job, result: FetchResult, kind: str, detail: str, error: str) -> None:
+    """Log the fetch and mark the found article gone ("removed" or "moved" to ``detail``),
+    in one write; it is checked again, sparsely, for a while: the page may come back."""
+    pipe, article, now = job.pipe, job.article, job.now
+    since = pipe.archive.removed_since(article.id) if article.status == "removed" else None
+    watch_until = (since or now) + timedelta(seconds=pipe.settings.removed_revisit_for)
+    next_at = now + timedelta(seconds=pipe.settings.removed_revisit_every)
+    check = Check(
+        checked_at=now,
+        ok=False,
+        next_check_at=next_at if next_at <= watch_until else None,
+        error=error,
+        removed=kind,
+        detail=detail,
+    )
+    entry = _fetch_entry(job, result, article)
+    pipe.archive.record_ingest(Ingest(article.id, entry, check=check))
 
 
 def _record_failure(job: _Job, result: FetchResult, outcome: str, error: str | None) -> None:

@@ -53,15 +53,34 @@ class HistoryVersion(BaseModel):
     change: str
 
 
+class HistoryEvent(BaseModel):
+    at: str | None
+    event: str  # removed, moved, restored
+    detail: str | None
+
+
+class TimelineEntry(BaseModel):
+    """A version (with the version's fields) or an event, in time order."""
+
+    model_config = ConfigDict(extra="allow")
+    at: str | None
+    event: str
+
+
 class History(BaseModel):
     url: str
     canonical_url: str
     aliases: list[str]
     source: str | None
     status: str
+    state: str
+    last_error: str | None
     first_seen_at: str | None
+    last_checked_at: str | None
     next_check_at: str | None
     versions: list[HistoryVersion]
+    events: list[HistoryEvent]
+    timeline: list[TimelineEntry]
 
 
 class Diff(BaseModel):
