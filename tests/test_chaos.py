@@ -151,8 +151,8 @@ def test_redis_restarted_twice_within_three_seconds_loses_nothing(
     cluster.worker()
     cluster.scheduler(sources)
     wait_for("articles registered by the poll", lambda: archive.count_articles() == 8, cluster)
-    queued = private_redis.client().llen("articles")
-    assert queued > 0  # work is waiting in Redis when it goes
+    # Work is waiting in Redis when it goes (the poll registers the articles, then sends them).
+    wait_for("fetches queued", lambda: private_redis.client().llen("articles") > 0, cluster)
     # No persistence: each restart empties Redis (queues, leases, the leader lock).
     began = time.monotonic()
     private_redis.restart()
