@@ -15,6 +15,8 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import regex
@@ -50,24 +52,37 @@ _ALNUM = regex.compile(r"[\p{L}\p{N}]+")
 _STROKES = str.maketrans(
     {"ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "ŧ": "t", "ƀ": "b", "ı": "i", "ŀ": "l"}
 )
+_STROKED = [(chr(k), v) for k, v in _STROKES.items()]
 # Postgres refuses lexemes over 2046 bytes; no real word is this long.
 _MAX_TOKEN_CHARS = 500
 
 
-def _fold(word: str, spaceless: bool) -> list[str]:
+@lru_cache(maxsize=65536)
+def _fold(word: str, spaceless: bool) -> tuple[str, ...]:
     """Case-, accent- and width-folded tokens of one span of text."""
+    if word.isascii():  # the common case, and the same answer as below
+        return (word.lower(),) if len(word) <= _MAX_TOKEN_CHARS else ()
     if spaceless:
         # NFKC keeps kana voicing marks composed (が stays が); Thai marks go, as
         # FTS5's unicode61 treats combining marks as separators.
         word = _MARKS.sub("", unicodedata.normalize("NFKC", word))
-        return [word] if word else []
+        return (word,) if word else ()
     word = _MARKS.sub("", unicodedata.normalize("NFKD", word))
     word = unicodedata.normalize("NFC", word).casefold().lower().translate(_STROKES)
-    return [t for t in _ALNUM.findall(word) if len(t) <= _MAX_TOKEN_CHARS]
+    return tuple(t for t in _ALNUM.findall(word) if len(t) <= _MAX_TOKEN_CHARS)
 
 
-def spans(text: str) -> Iterator[tuple[int, int, list[str]]]:
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
+
+
+def spans(text: str) -> Iterator[tuple[int, int, tuple[str, ...]]]:
     """(start, end, folded tokens) for each word of ``text``, in order."""
+    if text.isascii():  # the same spans as the general pattern, found faster
+        for match in _ASCII_TOKEN.finditer(text):
+            tokens = _fold(match.group(), False)
+            if tokens:
+                yield match.start(), match.end(), tokens
+        return
     for match in _TOKEN.finditer(text):
         tokens = _fold(match.group(), match.group("one") is not None)
         if tokens:
@@ -280,17 +295,18 @@ def _wanted(query: Query) -> list[tuple[list[str], bool]]:
     return [(term.words, term.prefix) for clause in query for term in clause if not term.negated]
 
 
-def _snippet(text: str, wanted: list[tuple[list[str], bool]]) -> str:
-    """A dozen words of ``text`` around its first match, matches between markers; made
-    here from the archived text so both dialects show the same snippet."""
-    found: list[list[Any]] = []  # [start, end, hit] per word
+def _scan(
+    text: str, lo: int, hi: int, wanted: list[tuple[list[str], bool]]
+) -> tuple[list[list[Any]], int]:
+    """The words of text[lo:hi] as [start, end, hit], and the index of the first hit."""
+    found: list[list[Any]] = []
     flat: list[tuple[int, str]] = []  # (index in found, token)
     first = -1
     longest = max((len(words) for words, _ in wanted), default=1)
-    for start, end, folded in spans(text):
+    for start, end, folded in spans(text[lo:hi]):
         if first >= 0 and len(found) >= first + _SNIPPET_WORDS:
             break
-        found.append([start, end, False])
+        found.append([start + lo, end + lo, False])
         for token in folded:
             flat.append((len(found) - 1, token))
             for words, prefix in wanted:
@@ -304,6 +320,61 @@ def _snippet(text: str, wanted: list[tuple[list[str], bool]]) -> str:
                         first = tail[0][0]
         if len(flat) > 2 * longest + 4096:
             del flat[:-longest]  # only the last phrase's length is ever looked at
+    return found, first
+
+
+def _rough(text: str) -> list[str]:
+    """``text`` folded as a whole, at C speed, in the ways tokens fold their words (for
+    Latin words and for CJK), with offsets near the original ones: where to look."""
+    if text.isascii():
+        return [text.lower()]
+    latin = _MARKS.sub("", unicodedata.normalize("NFKD", text))
+    latin = unicodedata.normalize("NFC", latin).casefold().lower()
+    for letter, plain in _STROKED:  # str.translate would walk every character in Python
+        if letter in latin:
+            latin = latin.replace(letter, plain)
+    return [latin, unicodedata.normalize("NFKC", text)]
+
+
+_REACH = 400  # characters scanned around a likely match
+
+
+def _candidates(text: str, wanted: list[tuple[list[str], bool]], limit: int = 16) -> list[int]:
+    """Where the first word of a searched term occurs in a rough fold of the text."""
+    places: set[int] = set()
+    for rough in _rough(text):
+        for words, _ in wanted:
+            at = rough.find(words[0])
+            while at >= 0 and len(places) < limit * 4:
+                places.add(at)
+                at = rough.find(words[0], at + 1)
+    return sorted(places)[:limit]
+
+
+def _snippet(text: str, wanted: list[tuple[list[str], bool]]) -> str:
+    """A dozen words of ``text`` around its first match, matches between markers; made
+    here from the archived text so both dialects show the same snippet."""
+    wanted = [(words, prefix) for words, prefix in wanted if words]
+    places = _candidates(text, wanted) if wanted else []
+    found: list[list[Any]] = []
+    first = -1
+    # Scan the words around each likely place rather than the whole text; a rough
+    # fold's offsets drift a little from the text's, hence the margin.
+    for place in places:
+        lo = max(place - _REACH, 0)
+        space = text.find(" ", lo, place) if lo else -1
+        lo = space + 1 if space >= 0 else lo
+        hi = min(place + _REACH, len(text))
+        space = text.rfind(" ", place, hi) if hi < len(text) else -1
+        hi = space if space > 0 else hi
+        found, first = _scan(text, lo, hi, wanted)
+        if first >= 0:
+            break
+    else:
+        if places:  # the rough fold misled us: look everywhere
+            found, first = _scan(text, 0, len(text), wanted)
+        else:  # no searched word occurs: the beginning
+            found = [[a, b, False] for a, b, _ in islice(spans(text), _SNIPPET_WORDS)]
     # No match in this text: its beginning, as FTS5's snippet() would give.
     begin = max(first - 4, 0)  # a little context before the first match
     window = found[begin : begin + _SNIPPET_WORDS]
