@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     search_rank_window: int = _setting(
         2000, "search ranks the newest matches up to this many, so broad queries stay fast", ge=1
     )
+    search_index_max_words: int = _setting(
+        16383,
+        "the index holds each article's first this many words (title first; the full text is"
+        " archived); at most 16383, Postgres' last tsvector position",
+        ge=1,
+        le=16383,
+    )
 
     # --- sources and discovery ------------------------------------------------------
     sources: str = _setting("schedules/sources.toml", "the sources file")

@@ -541,3 +541,46 @@ def test_slow_pages_never_delay_a_poll(
         gate.set()
         cluster.stop_all()
         archive.close()
+
+
+def test_an_article_that_raises_returns_a_failed_result_then_is_marked_failed(
+    tasks: Any,
+) -> None:
+    # issue 8 hole 2: the task no longer raises (and is re-fetched forever); each
+    # delivery is one counted failure, with the reason, until the article is failed.
+    from tests.test_ingest_failures import BrokenBody
+
+    url = "http://news.example/news/broken"
+    state = tasks.worker_state()
+    fetcher = BrokenBody("", {}, url)
+    state.pipeline.fetcher = fetcher
+    archive, article = track(tasks, url)
+    limit = state.settings.max_article_failures
+    for attempt in range(1, limit + 1):
+        outcome = tasks.fetch_article.apply(args=[url])
+        assert outcome.successful()
+        result = outcome.get()
+        assert (result["action"], result["outcome"]) == ("failed", "error")
+        assert "TypeError" in result["error"]
+        assert archive.get_article(article.id).failures == attempt
+    stored = archive.get_article(article.id)
+    assert stored.status == "failed" and "TypeError" in stored.last_error
+    assert stored.deliveries == 0  # each delivery finished
+    assert len(fetcher.fetched) == limit
+
+
+def test_a_soft_time_limit_is_not_counted_as_the_articles_failure(tasks: Any) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    class Slow:
+        def fetch(self, url: str, **options: Any) -> Any:
+            raise SoftTimeLimitExceeded()
+
+    url = "http://news.example/news/slow"
+    tasks.worker_state().pipeline.fetcher = Slow()
+    archive, article = track(tasks, url)
+    outcome = tasks.fetch_article.apply(args=[url])
+    assert outcome.failed() and isinstance(outcome.result, SoftTimeLimitExceeded)
+    stored = archive.get_article(article.id)
+    # Left to the delivery count (a delivery that never finished), not a fetch failure.
+    assert (stored.failures, stored.deliveries) == (0, 1)

@@ -789,3 +789,52 @@ def test_track_articles_racing_pollers_create_each_url_once(archive: Archive) ->
     )
     assert sorted(u for created in results for u in created) == sorted(urls)
     assert archive.count_articles() == len(urls)
+
+
+def test_an_archive_indexed_before_folding_is_reindexed(database_url: str) -> None:
+    # An archive at 0001 whose index rows were written the old way (the engines' own
+    # tokenizers over the raw text): after the upgrade it answers like a new one.
+    from storage.migrate import upgrade_engine
+
+    engine = create_engine(database_url)
+    try:
+        upgrade_engine(engine, "0001")
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO article (id, canonical_url, first_seen_at, status, failures,"
+                    " deliveries, latest_version) VALUES (1, 'https://a.test/1', :now,"
+                    " 'active', 0, 0, 1)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO version (id, article_id, number, fetched_at, title, text,"
+                    " text_sha256, fingerprint, words_added, words_removed, change)"
+                    " VALUES (1, 1, 1, :now, 'Le Café de Flore', 'Un article sur 腾讯的人工智能.',"
+                    " 'x', 'x', 0, 0, '')"
+                ),
+                {"now": now},
+            )
+            if engine.dialect.name == "sqlite":
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO article_fts(rowid, title, byline, text) VALUES"
+                        " (1, 'Le Café de Flore', '', 'Un article sur 腾讯的人工智能.')"
+                    )
+                )
+            else:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO article_search VALUES (1, 1,"
+                        " to_tsvector('simple', 'Le Café de Flore 腾讯的人工智能'))"
+                    )
+                )
+    finally:
+        engine.dispose()
+    with Archive(database_url) as archive:  # migrates on first use
+        assert [h.article_id for h in archive.search("cafe")] == [1]
+        assert [h.article_id for h in archive.search("人工智能")] == [1]
+        assert [h.article_id for h in archive.search("flore")] == [1]

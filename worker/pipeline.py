@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from editions.errors import DiscoveryError, ExtractionError, InvalidURLError
 from editions.records import RevisitPolicy, Source
 from editions.settings import Settings
@@ -75,6 +77,9 @@ class Pipeline:
     settings: Settings = field(default_factory=Settings.defaults)
     revisits: RevisitPolicy | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Exceptions the executor handles itself (Celery's soft time limit, a broker error):
+    # they pass through ingest_article instead of counting against the article.
+    passthrough: tuple[type[BaseException], ...] = ()
     ingested: int = field(default=0, init=False)
 
     def close(self) -> None:
@@ -233,14 +238,72 @@ def _links_of(pipe: Pipeline, source: Source, result: FetchResult, depth: int) -
 def ingest_article(
     pipe: Pipeline, url: str, *, source: str | None = None, follow_canonical: bool = True
 ) -> ArticleResult:
-    """Fetch one article URL and archive a new version if its content changed."""
-    result = _ingest_article(pipe, url, source=source, follow_canonical=follow_canonical)
+    """Fetch one article URL and archive a new version if its content changed.
+
+    An unexpected exception in this article's ingest is recorded as its failure (see
+    ``_unexpected``) and never stops the caller's run; a database that cannot be
+    reached still raises, as it is no fault of the article.
+    """
+    try:
+        result = _ingest_article(pipe, url, source=source, follow_canonical=follow_canonical)
+    except Exception as exc:
+        if isinstance(exc, pipe.passthrough) or _unreachable(exc):
+            raise
+        result = _unexpected(pipe, url, source, exc)
     _log_outcome(result)
     pipe.ingested += 1
     every = pipe.settings.trim_heap_every
     if every and pipe.ingested % every == 0:
         trim_heap()
     return result
+
+
+# What an unexpected failure is logged as, in the fetch log and the result.
+UNEXPECTED = "error"
+
+
+def _unreachable(exc: Exception) -> bool:
+    """The database is down or busy (a connection lost, SQLite locked): the task or run
+    should fail and be retried, not count against the article."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # Postgres names each statement error with an SQLSTATE; a lost connection has none.
+        # SQLite's OperationalError is 'database is locked' or a disk error, never the row's.
+        return isinstance(exc, sa.exc.OperationalError) and not getattr(exc.orig, "sqlstate", None)
+    return False
+
+
+def _unexpected(pipe: Pipeline, url: str, source: str | None, exc: Exception) -> ArticleResult:
+    """Record an exception that escaped the steps: the fetch log gets a row and the
+    article a failure (with backoff; failed after MAX_ARTICLE_FAILURES in a row)."""
+    error = f"{type(exc).__name__}: {exc}"[:1000]
+    # The failure's one line comes from _log_outcome; the traceback is for -vv.
+    log.debug("ingest of %s raised", url, exc_info=exc)
+    now = pipe.clock()
+    try:
+        key = canonicalize(url)
+    except InvalidURLError:
+        key = url
+    article = pipe.archive.find_article(key)
+    if article is None:
+        article, _ = pipe.archive.get_or_create_article(
+            key, source=source, seen_at=now, next_check_at=None
+        )
+    pipe.archive.record_fetch(
+        url=url,
+        source=source,
+        kind="article",
+        started_at=now,
+        duration=0.0,
+        status=None,
+        size=0,
+        outcome=UNEXPECTED,
+        error=error,
+        article_id=article.id,
+    )
+    pipe.archive.mark_checked(article.id, **vars(_failed(pipe, article, now, error)))
+    return ArticleResult(url, "failed", key, article.id, None, UNEXPECTED, error)
 
 
 class _Settled(Exception):

@@ -98,6 +98,7 @@ def build_state(settings: Settings | None = None) -> WorkerState:
         fetcher=Fetcher(settings, limiter=limiter),
         settings=settings,
         revisits=RevisitPolicy.from_settings(settings),
+        passthrough=(SoftTimeLimitExceeded, redis.RedisError),
     )
     return WorkerState(settings, pipeline, limiter, client)
 
