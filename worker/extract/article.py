@@ -15,7 +15,7 @@ from trafilatura.utils import is_dubious_html, repair_faulty_html
 
 from editions.errors import ExtractionError
 from worker.encoding import decode_html
-from worker.extract.body import body_text
+from worker.extract.body import body_text, strip_header
 from worker.extract.dates import modified_date, published_date
 from worker.extract.language import choose_language, language_code
 from worker.extract.metadata import (
@@ -226,7 +226,7 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
         clean(meta.get("dc.description")),
     )
 
-    text = body_text(tree, url)
+    text = strip_header(body_text(tree, url), title, description, byline)
     if not text and ld.body:
         text = ld.body
     if not text:
