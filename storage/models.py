@@ -166,3 +166,18 @@ class Version(SQLModel, table=True):
     words_added: int = 0
     words_removed: int = 0
     change: str = ""
+
+
+class HostBlock(SQLModel, table=True):
+    """A text block seen on a host's articles: the host's learned template (issue 10).
+
+    ``pages`` counts the distinct articles of ``host`` whose body held the block (by
+    its ``fingerprint``). The row with the empty fingerprint counts the host's learned
+    articles, the denominator. ``storage.templates`` bounds the rows per host.
+    """
+
+    __tablename__ = "host_block"
+
+    host: str = Field(primary_key=True)
+    fingerprint: str = Field(primary_key=True)
+    pages: int = 0

@@ -24,6 +24,7 @@ from editions.errors import DiscoveryError, ExtractionError, InvalidURLError
 from editions.records import RevisitPolicy, Source
 from editions.settings import Settings
 from storage.archive import Archive, NewVersion
+from storage.templates import HostTemplates
 from worker.canonical import canonicalize, same_site
 from worker.discover import (
     Link,
@@ -33,6 +34,7 @@ from worker.discover import (
     parse_sitemap,
 )
 from worker.extract import Extracted, extract_article
+from worker.extract.templates import apply_host_template
 from worker.memory import trim_heap
 from worker.response import Fetches, FetchResult, Outcome
 from worker.version import fingerprint, summarize_change, text_sha256
@@ -306,6 +308,11 @@ def _ingest_article(
             log.info("canonical %s of %s failed (%s); archiving the copy", key, url, followed.error)
             key = requested
 
+    # The host's learned template (issue 10); an article's first version teaches it.
+    first_version = article is None or not article.latest_version
+    extracted.text = apply_host_template(
+        HostTemplates(pipe.archive.engine), key, extracted.text, learn=first_version
+    )
     capture_sha = pipe.archive.store_capture(
         result.body, content_type=result.content_type, base_sha256=_base(article)
     )
