@@ -519,11 +519,12 @@ def _normalised(value: str | None) -> str:
     return " ".join(unicodedata.normalize("NFKC", value or "").casefold().split())
 
 
-# Measured: F1 0.948, title accuracy 0.989, date accuracy 0.969 (bare trafilatura: F1 0.940);
-# the floors sit a few points below so that a real regression fails and noise does not.
-F1_FLOOR = 0.92
-TITLE_FLOOR = 0.95
-DATE_FLOOR = 0.90
+# Measured: F1 0.945, title accuracy 0.989, date accuracy 0.969 (bare trafilatura: F1 0.940;
+# the ground truth keeps "Related:"/"Read more:" link lines that editions drops); the
+# floors sit a point or two below so that a real regression fails and noise does not.
+F1_FLOOR = 0.935
+TITLE_FLOOR = 0.97
+DATE_FLOOR = 0.94
 
 
 @pytest.mark.corpus
@@ -622,8 +623,16 @@ def test_link_lines_and_link_lists_inside_the_body_are_dropped_in_any_language()
         "por obras este verano</a></li><li><a href='/b'>Nuevas tarifas del transporte "
         "público desde enero</a></li></ul>"
     )
-    found = extract_article(_article_page(inside, lang="es"), "https://example.es/tranvia")
-    assert [line for line in found.text.splitlines() if line.strip()] == SPANISH
+    # An address to write to is contact information in the text, not a link away.
+    contact = "<p><a href='mailto:lectores@example.es'>lectores@example.es</a></p>"
+    found = extract_article(
+        _article_page(inside.replace("<h3>", contact + "<h3>"), lang="es"),
+        "https://example.es/tranvia",
+    )
+    assert [line for line in found.text.splitlines() if line.strip()] == [
+        *SPANISH,
+        "lectores@example.es",
+    ]
 
 
 def test_a_heading_that_links_to_its_subject_stays_when_prose_follows():

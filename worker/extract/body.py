@@ -56,6 +56,7 @@ def _drop_boilerplate(text: str, tree: HtmlElement) -> str:
 # A block is a link block when this share of its text is link text: "Read more: <a>...</a>",
 # a related-stories list, a "Previous article" link run into its headline.
 _LINK_SHARE = 0.6
+_NOT_AWAY = ("#", "mailto:", "tel:")
 # ... and this short: a paragraph of prose with a long quoted link title is longer.
 _LINK_BLOCK_MAX = 300
 # A label before a link block ("Also read:", a "Related" heading) is this short.
@@ -70,11 +71,12 @@ def _link_share(block: Element) -> tuple[int, float]:
     text = _squash("".join(block.itertext()))
     if not text:
         return 0, 0.0
-    # In-page anchors (a table of contents, a heading's own permalink) lead nowhere else.
+    # In-page anchors (a table of contents, a heading's own permalink) lead nowhere else;
+    # an e-mail address or phone number is contact information in the text.
     linked = sum(
         len(_squash("".join(ref.itertext())))
         for ref in block.iter("ref")
-        if not (ref.get("target") or "").startswith("#")
+        if not (ref.get("target") or "").startswith(_NOT_AWAY)
     )
     return len(text), min(1.0, linked / len(text))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 # Class/id tokens of page chrome. A token matches when it equals one of these, or starts
@@ -65,24 +66,29 @@ _MAX_SHARE = 0.3
 _MAX_ID_WORDS = 3
 
 
-def tokens(element: HtmlElement) -> list[str]:
-    """Lower-cased words of an element's class and id (``relatedPosts`` -> related, posts)."""
+# One pattern over the raw class/id text: a name starts at the beginning of a word or at
+# a camelCase hump ("postNav"), whole-token names must also end there.
+_START = r"(?:(?<![A-Za-z0-9])|(?<=[a-z])(?=[A-Z]))"
+_NAME_RE = re.compile(
+    _START
+    + r"(?:(?i:"
+    + "|".join(sorted(_TOKENS, key=len, reverse=True))
+    + r")(?![a-z0-9])|(?i:"
+    + "|".join(sorted(_PREFIXES, key=len, reverse=True))
+    + r"))"
+)
+
+
+def tokens(element: HtmlElement) -> str:
+    """The class and id an element is named by (an id that is a heading's slug left out)."""
     names = element.get("class") or ""
     identifier = element.get("id") or ""
     # An id of more than three words is a heading's slug ("sharing-with-a-developer"),
     # not a widget's name.
-    if len([word for word in _SPLIT.split(identifier) if word]) <= _MAX_ID_WORDS:
+    if identifier and len(_SPLIT.split(identifier)) <= _MAX_ID_WORDS:
         names = f"{names} {identifier}"
-    found = []
-    for word in _SPLIT.split(names):
-        if word:
-            found.append(word.lower())
-    # Also the whole joined name: "related-posts" as "relatedposts", for the prefixes.
-    for name in names.split():
-        joined = re.sub(r"[^0-9a-z]", "", name.lower())
-        if joined:
-            found.append(joined)
-    return found
+    # Also each name with its dashes dropped: "most-read" as "mostread", for the prefixes.
+    return f"{names} {names.replace('-', '').replace('_', '')}" if names else ""
 
 
 def named_as_chrome(element: HtmlElement) -> bool:
@@ -98,7 +104,15 @@ def named_as_chrome(element: HtmlElement) -> bool:
     style = (element.get("style") or "").replace(" ", "").lower()
     if "display:none" in style or "visibility:hidden" in style:
         return True
-    return any(token in _TOKENS or token.startswith(_PREFIXES) for token in tokens(element))
+    names = tokens(element)
+    return bool(names) and _NAME_RE.search(names) is not None
+
+
+# Only elements with a name, a role or a chrome tag can be chrome; libxml2 finds them.
+_CANDIDATES = XPath(
+    "//*[@class or @id or @role or @rel or @style or @hidden or @aria-hidden]"
+    " | //" + " | //".join(sorted(_CHROME_TAGS))
+)
 
 
 def _paragraph_text_length(element: HtmlElement) -> int:
@@ -112,13 +126,11 @@ def prune(tree: HtmlElement) -> HtmlElement:
     names say so, unless it holds a large share of the page's paragraph text.
     """
     total = _paragraph_text_length(tree) or 1
-    doomed = []
-    for element in tree.iter():
-        tag = element.tag
-        if not isinstance(tag, str) or tag in _NEVER:
-            continue
-        if tag in _CHROME_TAGS or named_as_chrome(element):
-            doomed.append(element)
+    doomed = [
+        element
+        for element in _CANDIDATES(tree)
+        if element.tag not in _NEVER and (element.tag in _CHROME_TAGS or named_as_chrome(element))
+    ]
     removed: set[HtmlElement] = set()
     for element in doomed:
         if any(ancestor in removed for ancestor in element.iterancestors()):
