@@ -1,16 +1,22 @@
 """Extraction quality and speed: editions against trafilatura, newspaper4k and readability-lxml.
 
 Every tool reads the same pages of the shared corpus (``articles/`` for body text,
-title, byline and date; ``dates/`` for publication dates); predictions go to a
-temporary directory and are scored by the corpus's own ``score.py``.
+title, byline and date; ``dates/`` for publication dates; ``trafilatura-eval/`` for
+boilerplate snippets a clean body keeps or drops); predictions go to a temporary
+directory and are scored by the corpus's own ``score.py`` and ``score_snippets.py``.
+
+``trafilatura-eval/`` is split in two halves by a hash of each page's file name: rules
+and thresholds are chosen on the tuning half, figures are reported on the other.
 
     python -m bench.extraction_quality [--limit N] [--json OUT] [--tools editions,trafilatura]
+    python -m bench.extraction_quality --snippets tuning   # the half for choosing thresholds
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import ipaddress
 import json
 import logging
@@ -151,6 +157,56 @@ def score(predictions: Path, truth: Path | None = None) -> dict[str, float]:
     return figures
 
 
+SNIPPETS = CORPUS / "trafilatura-eval"
+HALVES = ("reported", "tuning")
+
+
+def snippet_half(file_name: str) -> str:
+    """Which half of trafilatura-eval a page is in: fixed by its name, never by its content."""
+    return HALVES[hashlib.sha256(file_name.encode("utf-8")).digest()[0] % 2]
+
+
+def snippet_pages(half: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The expectations ({url, file, with, without}) of one half of trafilatura-eval."""
+    expectations = json.loads((SNIPPETS / "expectations.json").read_text(encoding="utf-8"))
+    chosen = [e for e in expectations if snippet_half(e["file"]) == half]
+    return chosen[:limit] if limit else chosen
+
+
+_SNIPPET_ROW = re.compile(r"precision ([\d.]+)\s+recall ([\d.]+)\s+F1 ([\d.]+)")
+
+
+def snippet_scores(
+    tool: Tool, expectations: list[dict[str, Any]], scratch: Path
+) -> tuple[dict[str, float], list[float]]:
+    """Snippet precision/recall/F1 of ``tool`` on these pages (by score_snippets.py), and times."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    seconds = []
+    with (scratch / "pred.jsonl").open("w", encoding="utf-8") as out:
+        for page in expectations:
+            html = (SNIPPETS / "pages" / page["file"]).read_text(encoding="utf-8", errors="replace")
+            started = time.perf_counter()
+            try:
+                text = tool(html, page["url"]).get("text") or ""
+            except Exception as exc:  # a crash on a page scores it as empty
+                log.warning("%s failed on %s: %s", tool.__name__, page["file"], exc)
+                text = ""
+            seconds.append(time.perf_counter() - started)
+            out.write(json.dumps({"file": page["file"], "text": text}) + "\n")
+    (scratch / "expectations.json").write_text(json.dumps(expectations), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(SNIPPETS / "score_snippets.py"), str(scratch / "pred.jsonl"),
+         "--expectations", str(scratch / "expectations.json"),
+         "--per-page", str(scratch / "per_page.csv")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    row = _SNIPPET_ROW.search(result.stdout)
+    if not row:
+        raise RuntimeError(f"score_snippets.py printed no scores: {result.stdout[-300:]}")
+    precision, recall, f1 = map(float, row.groups())
+    return {"snip_p": precision, "snip_r": recall, "snip_f1": f1}, seconds
+
+
 class NetworkRefused(OSError):
     """A tool under test tried to reach the network; extraction must work offline."""
 
@@ -192,12 +248,19 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def run(limit: int | None = None, tools: list[str] | None = None) -> list[dict[str, Any]]:
-    """Score each tool on the corpus; one dict of figures per tool (times in ms)."""
+def run(
+    limit: int | None = None, tools: list[str] | None = None, half: str = "reported"
+) -> list[dict[str, Any]]:
+    """Score each tool on the corpus; one dict of figures per tool (times in ms).
+
+    ``median_ms`` is over every page the tool extracted (articles/, dates/ and the
+    trafilatura-eval half), so tools are timed on the same pages in the same run.
+    """
     if not (CORPUS / "score.py").is_file():
         raise CorpusMissing(f"no corpus with score.py at {CORPUS}")
     articles = _pages(CORPUS / "articles", limit)
     dated = _pages(CORPUS / "dates", limit)
+    snippets = snippet_pages(half, limit) if (SNIPPETS / "expectations.json").is_file() else []
     results = []
     with tempfile.TemporaryDirectory(prefix="editions-bench-") as tmp:
         # score.py scores every page under its --gt root; a partial run gets a partial root.
@@ -206,10 +269,14 @@ def run(limit: int | None = None, tools: list[str] | None = None) -> list[dict[s
         for name in tools or list(TOOLS):
             tool = TOOLS[name]
             log.info("running %s on %d + %d pages", name, len(articles), len(dated))
+            figures: dict[str, Any] = {"tool": name, "pages": len(articles)}
             with _offline():
                 seconds = _predict(tool, articles, Path(tmp) / name / "articles")
-                _predict(tool, dated, Path(tmp) / name / "dates")
-            figures: dict[str, Any] = {"tool": name, "pages": len(articles)}
+                seconds += _predict(tool, dated, Path(tmp) / name / "dates")
+                if snippets:
+                    snip, more = snippet_scores(tool, snippets, Path(tmp) / name / "snippets")
+                    figures.update(snip, snippet_pages=len(snippets), snippet_half=half)
+                    seconds += more
             figures.update(score(Path(tmp) / name / "articles", article_truth))
             dates = score(Path(tmp) / name / "dates", date_truth)
             figures["dates_set_acc"] = dates.get("date_acc")
@@ -226,6 +293,9 @@ _COLUMNS = [
     ("f1", "{:>6.3f}"),
     ("precision", "{:>6.3f}"),
     ("recall", "{:>6.3f}"),
+    ("snip_p", "{:>6.3f}"),
+    ("snip_r", "{:>6.3f}"),
+    ("snip_f1", "{:>6.3f}"),
     ("title_acc", "{:>6.3f}"),
     ("byline_acc", "{:>6.3f}"),
     ("date_acc", "{:>6.3f}"),
@@ -233,12 +303,26 @@ _COLUMNS = [
     ("median_ms", "{:>7.1f}"),
     ("p95_ms", "{:>7.1f}"),
 ]
-_HEADERS = ["tool", "F1", "P", "R", "title", "byline", "date", "dates/", "med ms", "p95 ms"]
+_HEADERS = [
+    "tool",
+    "F1",
+    "P",
+    "R",
+    "snipP",
+    "snipR",
+    "snipF1",
+    "title",
+    "byline",
+    "date",
+    "dates/",
+    "med ms",
+    "p95 ms",
+]
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
     """The figures as a fixed-width table ('-' where a tool gives no such field)."""
-    widths = [17, 6, 6, 6, 6, 6, 6, 6, 7, 7]
+    widths = [17, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7]
     lines = [
         " ".join(
             h.rjust(w) if i else h.ljust(w)
@@ -259,6 +343,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, help="only the first N pages of each set")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--tools", help=f"comma-separated subset of {', '.join(TOOLS)}")
+    parser.add_argument(
+        "--snippets", choices=HALVES, default="reported",
+        help="which half of trafilatura-eval to score (tune only on 'tuning')",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # The competitors log every page they struggle with; keep the table readable.
@@ -268,7 +356,11 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(tools or []) - set(TOOLS)
     if unknown:
         parser.error(f"unknown tool(s): {', '.join(sorted(unknown))}")
-    results = run(args.limit, tools)
+    results = run(args.limit, tools, args.snippets)
+    print(
+        "F1/P/R: articles/ (shingles); snip*: trafilatura-eval/ "
+        f"{args.snippets} half (snippets); dates/: publication date accuracy"
+    )
     print(format_table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -50,6 +50,7 @@ from .models import Article, ArticleEvent, Capture, Source, Version
 from .reporting import Reports
 from .search import SearchHit, SearchIndex
 from .sources import Sources
+from .templates import learn_in
 from .versions import NewVersion, Versions, check_new_version
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class Ingest:
     # Its fetch_id is set to the fetch logged in the same transaction.
     version: NewVersion | None = None
     aliases: Collection[str] = ()
+    # What an article's first version teaches its host's template: (host, block prints).
+    template: tuple[str, Collection[str]] | None = None
 
 
 @dataclass
@@ -322,6 +325,8 @@ class Archive:
                 stored = self._versions.add_in(session, article, version)
             if ingest.check is not None:
                 self._due.mark_checked_in(session, article, ingest.check)
+            if ingest.template is not None:
+                learn_in(session, *ingest.template)
         return Ingested(fetch_id, stored)
 
     # The due queue.

@@ -206,3 +206,18 @@ class Version(NewVersion, table=True):
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = Field(foreign_key="article.id", ondelete="CASCADE")
     number: int
+
+
+class HostBlock(SQLModel, table=True):
+    """A text block seen on a host's articles: the host's learned template (issue 10).
+
+    ``pages`` counts the distinct articles of ``host`` whose body held the block (by
+    its ``fingerprint``). The row with the empty fingerprint counts the host's learned
+    articles, the denominator. ``storage.templates`` bounds the rows per host.
+    """
+
+    __tablename__ = "host_block"
+
+    host: str = Field(primary_key=True)
+    fingerprint: str = Field(primary_key=True)
+    pages: int = 0

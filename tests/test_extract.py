@@ -30,6 +30,8 @@ SEED_BOILERPLATE = [
     "Subscribe",
     "Home",
     "Share on Facebook",
+    "Related",
+    "Tehran summit",
 ]
 
 
@@ -84,11 +86,12 @@ def _seed_page(seed_text: str) -> str:
 <div class="share-buttons"><a href="#">Share on Facebook</a> <a href="#">Share on Twitter</a></div>
 <figure><img src="/images/lavrov.jpg" alt=""><figcaption>{esc(caption)}</figcaption></figure>
 {"".join(body)}
+<div><div><a href="/184001"><span>8</span>Previous article<span>Friday’s mail from Gaza: incendiary balloons and neutralized bombs</span></a></div>
+<div><a href="/184005"><span>8</span>Next article<span>Super Typhoon Mangkhut smashes through Philippines</span></a></div></div>
+<div class="td-related"><h4>Related</h4><ul>
+<li><a href="/184010">Iran, Russia and Turkey fail to agree on Idlib at Tehran summit</a></li>
+<li><a href="/184011">UN warns of worst humanitarian catastrophe of the century</a></li></ul></div>
 </article>
-<nav class="post-navigation">
-<div class="prev"><a href="/184001"><span>8</span>Previous article<span>Friday’s mail from Gaza: incendiary balloons and neutralized bombs</span></a></div>
-<div class="next"><a href="/184005"><span>8</span>Next article<span>Super Typhoon Mangkhut smashes through Philippines</span></a></div>
-</nav>
 </main>
 <footer><p>© 2018 i24NEWS. All rights reserved.</p><a href="/subscribe">Subscribe</a></footer>
 </body></html>"""
@@ -106,10 +109,14 @@ def test_seed_page_served_over_http_keeps_the_article_and_drops_the_chrome(site,
 
     found = extract_article(response.content, url)
 
-    title, _caption, paragraphs = _seed_parts(seed_text)
+    title, caption, paragraphs = _seed_parts(seed_text)
     text = _words(found.text)
     for paragraph in paragraphs:
         assert _words(paragraph) in text, f"paragraph lost: {paragraph[:60]!r}"
+    # Exactly the article: its paragraphs (and the photo's caption), nothing before,
+    # between or after them; the headline is metadata, not body.
+    lines = [_words(line) for line in found.text.splitlines() if line.strip()]
+    assert [line for line in lines if line != _words(caption)] == [_words(p) for p in paragraphs]
     for chrome in SEED_BOILERPLATE:
         assert chrome.lower() not in found.text.lower(), f"boilerplate kept: {chrome!r}"
     assert found.title == title
@@ -512,11 +519,12 @@ def _normalised(value: str | None) -> str:
     return " ".join(unicodedata.normalize("NFKC", value or "").casefold().split())
 
 
-# Measured: F1 0.948, title accuracy 0.989, date accuracy 0.969 (bare trafilatura: F1 0.940);
-# the floors sit a few points below so that a real regression fails and noise does not.
-F1_FLOOR = 0.92
-TITLE_FLOOR = 0.95
-DATE_FLOOR = 0.90
+# Measured: F1 0.945, title accuracy 0.989, date accuracy 0.969 (bare trafilatura: F1 0.940;
+# the ground truth keeps "Related:"/"Read more:" link lines that editions drops); the
+# floors sit a point or two below so that a real regression fails and noise does not.
+F1_FLOOR = 0.935
+TITLE_FLOOR = 0.97
+DATE_FLOOR = 0.94
 
 
 @pytest.mark.corpus
@@ -555,8 +563,9 @@ def test_corpus_quality_stays_above_the_floors(corpus: Path, record_property):
     assert date_accuracy >= DATE_FLOOR, summary
 
 
-# Measured on dates/: 0.90 (the misses are local-versus-UTC days and pages without a date).
-DATES_SET_FLOOR = 0.84
+# Measured on dates/: 0.92 (the misses: two labels a day off what the page prints, a wiki
+# diff page and a page without a date).
+DATES_SET_FLOOR = 0.90
 
 
 @pytest.mark.corpus
@@ -573,3 +582,154 @@ def test_publication_dates_of_real_news_pages(corpus: Path, record_property):
     record_property("dates_set_accuracy", round(accuracy, 4))
     assert len(results) >= 45
     assert accuracy >= DATES_SET_FLOOR
+
+
+# --- boilerplate by structure ---------------------------------------------------------------
+
+
+def _article_page(inside: str, after: str = "", lang: str = "en") -> str:
+    return (
+        f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
+        "<title>Tram line extension approved</title></head><body><main><article>"
+        f"{inside}</article>{after}</main></body></html>"
+    )
+
+
+def _paragraphs(paragraphs: list[str]) -> str:
+    return "".join(f"<p>{p}</p>" for p in paragraphs)
+
+
+SPANISH = [
+    "El consejo municipal votó el martes por la noche la ampliación de la línea de tranvía "
+    "hacia los distritos del norte, un proyecto debatido durante más de una década.",
+    "Los partidarios dijeron que la ampliación reduciría el tiempo de viaje de miles de "
+    "vecinos que hoy dependen de autobuses llenos, mientras que otros criticaron su costo.",
+    "Las obras comenzarán la próxima primavera y durarán unos tres años, según la autoridad "
+    "de transporte, que publicará un calendario detallado en las próximas semanas.",
+    "La alcaldesa calificó la votación de histórica y prometió reuniones públicas periódicas "
+    "para que los vecinos puedan seguir el avance de las obras.",
+]
+
+
+def test_link_lines_and_link_lists_inside_the_body_are_dropped_in_any_language():
+    # "Lea también: <a>...</a>" between paragraphs, and a labelled list of links at the
+    # end: blocks that are mostly link text, whatever words introduce them.
+    inside = (
+        _paragraphs(SPANISH[:2])
+        + "<p><strong>Lea también:</strong> <a href='/otra'>La oposición pide un referéndum "
+        "sobre el tranvía del norte</a></p>"
+        + _paragraphs(SPANISH[2:])
+        + "<h3>Le puede interesar</h3><ul><li><a href='/a'>El metro cierra tres estaciones "
+        "por obras este verano</a></li><li><a href='/b'>Nuevas tarifas del transporte "
+        "público desde enero</a></li></ul>"
+    )
+    # An address to write to is contact information in the text, not a link away.
+    contact = "<p><a href='mailto:lectores@example.es'>lectores@example.es</a></p>"
+    found = extract_article(
+        _article_page(inside.replace("<h3>", contact + "<h3>"), lang="es"),
+        "https://example.es/tranvia",
+    )
+    assert [line for line in found.text.splitlines() if line.strip()] == [
+        *SPANISH,
+        "lectores@example.es",
+    ]
+
+
+def test_a_heading_that_links_to_its_subject_stays_when_prose_follows():
+    items = [
+        ("Rez Infinite", ARTICLE_PARAGRAPHS[0]),
+        ("Thumper", ARTICLE_PARAGRAPHS[1]),
+        ("Job Simulator", ARTICLE_PARAGRAPHS[2]),
+    ]
+    inside = "".join(f"<h2><a href='/games/{t}'>{t}</a></h2><p>{p}</p>" for t, p in items)
+    found = extract_article(_article_page(inside), "https://example.org/games")
+    for title, paragraph in items:
+        assert title in found.text
+        assert paragraph in found.text
+
+
+def test_widgets_named_by_class_inside_the_article_are_dropped_but_slug_ids_are_not():
+    inside = (
+        _paragraphs(ARTICLE_PARAGRAPHS[:2])
+        + "<div class='newsletterBox'><p>Recevez chaque matin l'essentiel de l'actualité "
+        "dans votre boîte aux lettres électronique, gratuitement.</p></div>"
+        + "<div class='social-share'><span>Partager</span><span>Tweeter</span></div>"
+        + "<div id='sharing-the-cost-of-the-new-line'>"
+        + _paragraphs(ARTICLE_PARAGRAPHS[2:])
+        + "</div>"
+    )
+    found = extract_article(_article_page(inside), "https://example.org/tram")
+    assert [line for line in found.text.splitlines() if line.strip()] == ARTICLE_PARAGRAPHS
+
+
+def test_the_articles_own_header_is_not_body_text():
+    head = _ld(
+        {
+            "@type": "NewsArticle",
+            "headline": "Tram line extension approved",
+            "author": {"@type": "Person", "name": "Jane Doe"},
+            "datePublished": "2023-11-09T10:30:00+01:00",
+        }
+    )
+    inside = (
+        "<header><h1>Tram line extension approved</h1>"
+        "<div><span>By Jane Doe</span></div><div>09.11.2023, 10:30</div></header>"
+        + _paragraphs(ARTICLE_PARAGRAPHS)
+    )
+    page = _article_page(inside).replace("</head>", f"{head}</head>")
+    found = extract_article(page, "https://example.org/tram")
+    assert found.byline == "Jane Doe"
+    assert [line for line in found.text.splitlines() if line.strip()] == ARTICLE_PARAGRAPHS
+
+
+# --- dates in the page's own zone and order ---------------------------------------------------
+
+
+def _dated_page(head: str, html_attrs: str = "", body_top: str = "") -> str:
+    return _page(head=head, html_attrs=html_attrs, body_top=body_top)
+
+
+def test_a_utc_publication_instant_takes_the_offset_the_page_declares_elsewhere():
+    head = (
+        '<meta property="article:published_time" content="2023-11-09T01:09:55Z">'
+        '<meta property="article:modified_time" content="2023-11-08T21:30:00-05:00">'
+    )
+    found = extract_article(_dated_page(head), "https://example.org/a")
+    assert found.published == datetime(2023, 11, 9, 1, 9, 55, tzinfo=UTC)
+    assert found.published.utcoffset() == timedelta(hours=-5)
+    assert found.published.date().isoformat() == "2023-11-08"
+
+
+def test_a_utc_publication_instant_matched_by_the_pages_local_time_without_offset():
+    head = (
+        '<meta property="article:published_time" content="2020-02-18T02:18:11Z">'
+        '<script>var publication_date = "2020-02-17 21:18:11";</script>'
+    )
+    found = extract_article(_dated_page(head), "https://example.org/a")
+    assert found.published.date().isoformat() == "2020-02-17"
+    assert found.published.utcoffset() == timedelta(hours=-5)
+
+
+def test_a_date_without_time_is_never_shifted():
+    head = (
+        '<meta property="article:published_time" content="2023-11-09">'
+        '<meta property="article:modified_time" content="2023-11-10T08:00:00-05:00">'
+    )
+    found = extract_article(_dated_page(head), "https://example.org/a")
+    assert found.published.date().isoformat() == "2023-11-09"
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (" lang='fr-FR'", "2023-11-01"),
+        (" lang='en-GB'", "2023-11-01"),
+        (" lang='en-US'", "2023-01-11"),
+    ],
+)
+def test_numeric_day_month_order_follows_the_pages_language(lang, expected):
+    found = extract_article(
+        _dated_page('<meta name="date" content="01-11-2023">', html_attrs=lang),
+        "https://example.org/a",
+    )
+    assert found.published.date().isoformat() == expected

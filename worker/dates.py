@@ -52,14 +52,16 @@ def _rfc822(text: str) -> datetime | None:
         return None
 
 
-def _human(text: str) -> datetime | None:
+def _human(text: str, dayfirst: bool) -> datetime | None:
     readings = []
     for default in _DEFAULTS:
         try:
             with warnings.catch_warnings():
                 # "IST", "EDT"...: ambiguous abbreviations are dropped; the date stands.
                 warnings.simplefilter("ignore", UnknownTimezoneWarning)
-                readings.append(date_parser.parse(text, default=default, fuzzy=False))
+                readings.append(
+                    date_parser.parse(text, default=default, fuzzy=False, dayfirst=dayfirst)
+                )
         except (ValueError, OverflowError):
             # Also when a default day does not exist in the text's month: a field was missing.
             return None
@@ -70,11 +72,13 @@ def _human(text: str) -> datetime | None:
     return first
 
 
-def parse_date(value: Any) -> datetime | None:
+def parse_date(value: Any, *, dayfirst: bool = False) -> datetime | None:
     """An aware datetime from an ISO 8601, RFC 822 or human date (UTC if it has no offset).
 
     None when ``value`` is not a complete, existing calendar date. The offset the text
-    gives is kept; callers that store UTC convert.
+    gives is kept; callers that store UTC convert. ``dayfirst`` reads an all-numeric
+    "01-11-2023" as 1 November, as most of the world writes it; the default is the US
+    order (January 11), which feeds and English-language pages without a country use.
     """
     text = _text(value)
     if not text or not re.search(r"\d", text):
@@ -82,7 +86,7 @@ def parse_date(value: Any) -> datetime | None:
     try:
         parsed: datetime | None = datetime.fromisoformat(text)
     except ValueError:
-        parsed = _rfc822(text) or _human(text)
+        parsed = _rfc822(text) or _human(text, dayfirst)
         if parsed is not None and parsed.year < 1900:  # a two-digit or made-up year
             parsed = None
     if parsed is None:

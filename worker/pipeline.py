@@ -35,6 +35,7 @@ from editions.records import RevisitPolicy, Source
 from editions.settings import Settings
 from storage.archive import Archive, Check, FetchEntry, Ingest, NewVersion
 from storage.captures import PreparedCapture
+from storage.templates import HostTemplates
 from worker.canonical import canonicalize, same_site
 from worker.discover import (
     Link,
@@ -44,6 +45,7 @@ from worker.discover import (
     parse_sitemap,
 )
 from worker.extract import Extracted, extract_article
+from worker.extract.templates import strip_host_template
 from worker.memory import trim_heap
 from worker.response import Fetches, FetchResult, Outcome
 from worker.version import fingerprint, summarize_change, text_sha256
@@ -323,6 +325,7 @@ class _Job:
     source: str | None
     now: datetime
     http_status: int | None = None  # of the page's answer, once fetched
+    template: tuple[str, set[str]] | None = None  # what this article teaches its host's template
     asked: str = ""  # canonicalised
     requested: str = ""  # what is fetched: the article's own URL when `asked` is an alias
     article: Any = None  # the archived article, if known
@@ -348,6 +351,13 @@ def _ingest_article(
         extracted = _extract(job, result)
         _stop_if_moved(job, result, extracted)
         key = _resolve_key(job, result, extracted, follow_canonical)
+        # The host's learned template (issue 10); an article's first version teaches it,
+        # in the same write as the version.
+        extracted.text, lesson = strip_host_template(
+            HostTemplates(pipe.archive.engine), key, extracted.text
+        )
+        if job.article is None or not job.article.latest_version:
+            job.template = lesson
         target = _target(job, key)
         aliases = {job.asked, job.requested, _canonical_or(result.final_url, key)} - {key}
         capture = pipe.archive.prepare_capture(
@@ -573,6 +583,7 @@ def _store_version(
             capture=capture,
             version=version,
             aliases=aliases,
+            template=job.template,
         )
     ).version
     if stored is None:

@@ -15,8 +15,8 @@ from trafilatura.utils import is_dubious_html, repair_faulty_html
 
 from editions.errors import ExtractionError
 from worker.encoding import decode_html
-from worker.extract.body import body_text
-from worker.extract.dates import modified_date, published_date
+from worker.extract.body import body_text, strip_header
+from worker.extract.dates import in_page_time_zone, modified_date, published_date
 from worker.extract.language import choose_language, language_code
 from worker.extract.metadata import (
     byline_from,
@@ -202,7 +202,10 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
     if not byline:
         byline = byline_in_page(tree)
 
-    published = published_date(tree, meta, ld, url)
+    page_language = first(
+        clean(tree.get("lang")), clean(tree.get("xml:lang")), clean(meta.get("og:locale"))
+    )
+    published = in_page_time_zone(published_date(tree, meta, ld, url, page_language), source)
     modified = modified_date(meta, ld)
 
     section = first(
@@ -226,7 +229,7 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
         clean(meta.get("dc.description")),
     )
 
-    text = body_text(tree, url)
+    text = strip_header(body_text(tree, url), title, description, byline)
     if not text and ld.body:
         text = ld.body
     if not text:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import htmldate
 from lxml.html import HtmlElement, tostring
@@ -19,13 +20,93 @@ from worker.extract.values import first
 
 log = logging.getLogger(__name__)
 
-__all__ = ["modified_date", "parse_date", "published_date"]
+__all__ = ["in_page_time_zone", "modified_date", "parse_date", "published_date"]
+
+# Timestamps written into the page's markup and scripts: "2023-11-09T02:09:55+01:00",
+# "2020-02-17 21:18:11".
+_STAMP = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d))?(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?(?![\d:])"
+)
+_SCAN_CHARS = 500_000
+_MAX_OFFSET = timedelta(hours=14)
+
+
+def _offset(text: str) -> timedelta | None:
+    if text == "Z":
+        return timedelta(0)
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+
+
+def in_page_time_zone(published: datetime | None, source: str) -> datetime | None:
+    """``published`` in the page's own time zone when it was given in UTC.
+
+    Sites often declare the publication instant in UTC (``2023-11-09T01:09:55Z``) while
+    the article appeared on the 8th local time; the calendar date must be the page's.
+    The zone comes from the page itself: another timestamp of the same instant with its
+    local offset, or written as local time without one; else the offset the page's other
+    timestamps agree on. A date given without a time (midnight) is never shifted.
+    """
+    if published is None or published.utcoffset() != timedelta(0):
+        return published
+    if (published.hour, published.minute, published.second) == (0, 0, 0):
+        return published
+    instant = published.replace(tzinfo=None)
+    offsets: Counter[timedelta] = Counter()
+    for match in _STAMP.finditer(source[:_SCAN_CHARS]):
+        year, month, day, hour, minute, second, zone = match.groups()
+        try:
+            local = datetime(
+                int(year), int(month), int(day), int(hour), int(minute), int(second or 0)
+            )
+        except ValueError:
+            continue
+        if zone is not None:
+            offset = _offset(zone)
+            if offset is None or not offset or abs(offset) > _MAX_OFFSET:
+                continue
+            if local - offset == instant:
+                return published.astimezone(timezone(offset))
+            offsets[offset] += 1
+            continue
+        # Local time of the same instant, written without its offset: to the second.
+        difference = local - instant
+        if (
+            second is not None
+            and difference
+            and abs(difference) <= _MAX_OFFSET
+            and difference % timedelta(minutes=15) == timedelta(0)
+        ):
+            return published.astimezone(timezone(difference))
+    if offsets:
+        offset, _count = offsets.most_common(1)[0]
+        return published.astimezone(timezone(offset))
+    return published
+
+
+def day_first(language: str | None) -> bool:
+    """Whether a page in ``language`` (``fr``, ``en-US``, ``en_GB``...) writes day before month.
+
+    Only the United States (and English without a country, by the same convention as
+    :func:`parse_date`) put the month first in all-numeric dates.
+    """
+    if not language:
+        return False
+    parts = re.split(r"[-_]", language.strip().lower())
+    if parts[0] != "en":
+        return True
+    return len(parts) > 1 and parts[1] not in ("us", "ph")
 
 
 def published_date(
-    tree: HtmlElement, meta: dict[str, str], ld: LinkedData, url: str
+    tree: HtmlElement, meta: dict[str, str], ld: LinkedData, url: str, language: str | None = None
 ) -> datetime | None:
-    """The declared publication date, else a ``<time>`` element's, else htmldate's guess."""
+    """The declared publication date, else a ``<time>`` element's, else htmldate's guess.
+
+    All-numeric dates are read in the day-month order of the page's ``language``.
+    """
+    dayfirst = day_first(language)
     published = parse_date(
         first(
             ld.published,
@@ -41,10 +122,11 @@ def published_date(
             meta.get("publishdate"),
             meta.get("publish-date"),
             meta.get("date"),
-        )
+        ),
+        dayfirst=dayfirst,
     )
     if published is None:
-        published = parse_date(_time_element_date(tree))
+        published = parse_date(_time_element_date(tree, dayfirst), dayfirst=dayfirst)
     if published is None:
         published = _date_by_htmldate(tree, url)
     return published
@@ -64,7 +146,7 @@ def modified_date(meta: dict[str, str], ld: LinkedData) -> datetime | None:
     )
 
 
-def _time_element_date(tree: HtmlElement) -> str | None:
+def _time_element_date(tree: HtmlElement, dayfirst: bool) -> str | None:
     for xpath in (
         './/*[@itemprop="datePublished"]',
         ".//time[@pubdate]",
@@ -74,7 +156,7 @@ def _time_element_date(tree: HtmlElement) -> str | None:
     ):
         for element in tree.xpath(xpath):
             value = element.get("datetime") or element.get("content") or element.text_content()
-            if parse_date(value) is not None:
+            if parse_date(value, dayfirst=dayfirst) is not None:
                 return value
     return None
 
