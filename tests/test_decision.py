@@ -28,13 +28,13 @@ TEXT = (
     'The council voted 7-2 on Tuesday. "It\'s a fair budget," said Mayor Ana Ruiz - '
     "to applause.\n\n"
     "The plan includes money for road repairs... and a coop office for efficient filing.\n\n"
-    '\u00abC\'est un bon budget\u00bb, a déclaré l\'adjoint. Opponents said "no".'
+    "\u00abC'est un bon budget\u00bb, a déclaré l'adjoint. Opponents said \"no\"."
 )
 
 # Each kind of noise a CMS, a template or a copy-paste produces without any edit.
 NOISE = {
-    "curly quotes": lambda t: t.replace('"', "\u201c", 1).replace('"', "\u201d", 1).replace(
-        "'", "\u2019"
+    "curly quotes": lambda t: (
+        t.replace('"', "\u201c", 1).replace('"', "\u201d", 1).replace("'", "\u2019")
     ),
     "low and angle quotes": lambda t: t.replace('"no"', "\u201eno\u201c"),
     "guillemets with spaces": lambda t: t.replace("\u00abC", "\u00ab\u202fC").replace(
