@@ -39,7 +39,7 @@ Kind = Literal["feed", "sitemap", "page"]
 KINDS: tuple[str, ...] = get_args(Kind)
 MIN_EVERY = timedelta(minutes=1)
 REQUIRED_FIELDS = ("name", "url", "kind", "every")
-OPTIONAL_FIELDS = ("allow", "deny")
+OPTIONAL_FIELDS = ("allow", "deny", "ignore")
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 
 def _field_error(field: str, message: str) -> SourcesError:
@@ -102,8 +102,14 @@ class Source:
     every: timedelta
     allow: str | None = None
     deny: str | None = None
+    # Regexes for text that never decides a version ("Updated \d+ minutes ago",
+    # "^Advertisement$"), matched against each folded paragraph of the article text.
+    ignore: tuple[str, ...] = ()
     _allow: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _deny: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _ignore: tuple[re.Pattern[str], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -127,6 +133,15 @@ class Source:
             )
         object.__setattr__(self, "_allow", _compile("allow", self.allow))
         object.__setattr__(self, "_deny", _compile("deny", self.deny))
+        object.__setattr__(self, "ignore", _ignore_list(self.ignore))
+        object.__setattr__(
+            self, "_ignore", tuple(_compile("ignore", pattern) for pattern in self.ignore)
+        )
+
+    @property
+    def ignore_patterns(self) -> tuple[re.Pattern[str], ...]:
+        """The compiled ``ignore`` regexes, for ``worker.version.fingerprint(ignore=...)``."""
+        return self._ignore
 
     def matches(self, url: str) -> bool:
         """True if ``url`` passes this source's ``allow`` and ``deny`` patterns."""
@@ -144,6 +159,7 @@ class Source:
             "every": int(seconds) if seconds.is_integer() else seconds,
             "allow": self.allow,
             "deny": self.deny,
+            "ignore": list(self.ignore),
         }
 
     @classmethod
@@ -157,6 +173,26 @@ class Source:
             return build_source(data)
         except SourcesError as exc:
             raise SourcesError(exc.reason, source=label, field=exc.field) from None
+
+
+def _ignore_list(value: Any) -> tuple[str, ...]:
+    """``ignore`` as a tuple of strings: a list of regexes, or one regex on its own."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list | tuple):
+        raise _field_error(
+            "ignore", f"expected a list of regex strings, got {type(value).__name__}"
+        )
+    for item in value:
+        if not isinstance(item, str):
+            raise _field_error(
+                "ignore", f"expected a list of regex strings, found {type(item).__name__}"
+            )
+        if not item:
+            raise _field_error("ignore", "an empty pattern would match everywhere")
+    return tuple(value)
 
 
 def _format_duration(value: timedelta) -> str:
@@ -205,6 +241,7 @@ def build_source(table: dict[str, Any]) -> Source:
         every=_every(table["every"]),
         allow=table.get("allow"),
         deny=table.get("deny"),
+        ignore=table.get("ignore", ()),
     )
 
 
