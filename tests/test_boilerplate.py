@@ -101,7 +101,7 @@ def test_memory_is_bounded() -> None:
         lines = [f"unique line {rng.random()}" for _ in range(20)] + TEMPLATE
         host.observe(lines, page=f"/p/{page}")
         assert len(host) <= 500
-    assert len(host.to_dict()["seen"]) <= 100
+    assert len(host.to_dict()["seen"]) <= 100 and len(host._visits) <= 100
     # The template survives eviction: frequent lines are kept first.
     assert all(host.is_boilerplate(line) for line in TEMPLATE)
 
@@ -126,3 +126,19 @@ def test_bad_parameters_are_refused() -> None:
         HostTemplate(min_share=0)
     with pytest.raises(ValueError):
         HostTemplate.from_dict({"format": 99})
+
+
+def test_a_sentence_a_few_stories_share_is_not_template() -> None:
+    # A busy host: 40 pages revisited round after round; five of them, in different
+    # rounds, gain the same standard correction sentence. It is article text.
+    host = HostTemplate()
+    note = "Correction: An earlier version of this article misstated the date."
+    for round_ in range(6):
+        for page in range(40):
+            lines = [*TEMPLATE, f"story {page} paragraph"]
+            if page % 8 == 0 and page // 8 <= round_:
+                lines.append(note)
+            host.observe(lines, page=f"/p/{page}")
+    assert not host.is_boilerplate(note)
+    assert all(host.is_boilerplate(line) for line in TEMPLATE)
+    assert host.pages == 40 and host.tick == 240

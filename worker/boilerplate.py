@@ -15,6 +15,7 @@ the text itself.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -37,7 +38,7 @@ def line_key(line: str) -> int:
 @dataclass
 class _Count:
     pages: int  # distinct pages the line was seen on
-    first: int  # the host's page count when the line was first seen
+    first: int  # the observation tick when the line was first seen
     last: int  # ... and when it was last seen (for eviction)
 
 
@@ -46,9 +47,10 @@ class HostTemplate:
     """What one host's pages have in common.
 
     A line is boilerplate once it was seen on at least ``min_pages`` distinct pages
-    and on at least ``min_share`` of the pages observed since it first appeared (so
-    a template line added by a redesign counts from the redesign on, and a phrase a
-    few stories happen to share does not).
+    and on at least ``min_share`` of the distinct pages observed since it first
+    appeared (so a template line added by a redesign counts from the redesign on, a
+    revisited page counts once however often it is fetched, and a sentence a few
+    stories happen to share does not).
     """
 
     min_pages: int = 3
@@ -56,9 +58,16 @@ class HostTemplate:
     max_lines: int = 20_000
     max_pages: int = 2_000
     pages: int = 0
+    tick: int = 0
     _counts: dict[int, _Count] = field(default_factory=dict, repr=False)
-    # page -> line keys already counted for it, so a revisit never counts twice.
-    _seen: OrderedDict[str, set[int]] = field(default_factory=OrderedDict, repr=False)
+    # page -> (last observation tick, line keys already counted for it), least recently
+    # observed first, so a revisit never counts twice.
+    _seen: OrderedDict[str, tuple[int, set[int]]] = field(
+        default_factory=OrderedDict, repr=False
+    )
+    # The last observation ticks of the pages in _seen, sorted: how many distinct pages
+    # were observed since a tick is one bisection.
+    _visits: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if self.min_pages < 2:
@@ -70,25 +79,29 @@ class HostTemplate:
 
     def observe(self, lines: Iterable[str], *, page: str | None = None) -> None:
         """Count one page's lines (a page seen again only adds the lines new to it)."""
+        self.tick += 1
         keys = {line_key(line) for line in lines if line.strip()}
-        if page is not None and page in self._seen:
-            counted = self._seen[page]
-            self._seen.move_to_end(page)
+        name = page if page is not None else f"#{self.tick}"
+        if name in self._seen:
+            last, counted = self._seen.pop(name)
+            del self._visits[bisect.bisect_left(self._visits, last)]
             keys -= counted
             counted |= keys
         else:
             self.pages += 1
-            if page is not None:
-                self._seen[page] = set(keys)
-                if len(self._seen) > self.max_pages:
-                    self._seen.popitem(last=False)
+            counted = set(keys)
+        self._seen[name] = (self.tick, counted)
+        self._visits.append(self.tick)  # the newest tick: the list stays sorted
+        if len(self._seen) > self.max_pages:
+            _, (oldest, _) = self._seen.popitem(last=False)
+            del self._visits[bisect.bisect_left(self._visits, oldest)]
         for key in keys:
             count = self._counts.get(key)
             if count is None:
-                self._counts[key] = _Count(1, self.pages - 1, self.pages)
+                self._counts[key] = _Count(1, self.tick, self.tick)
             else:
                 count.pages += 1
-                count.last = self.pages
+                count.last = self.tick
         if len(self._counts) > self.max_lines:
             self._evict()
 
@@ -103,8 +116,8 @@ class HostTemplate:
         count = self._counts.get(line_key(line))
         if count is None or count.pages < self.min_pages:
             return False
-        since = max(self.pages - count.first, 1)
-        return count.pages / since >= self.min_share
+        since = len(self._visits) - bisect.bisect_left(self._visits, count.first)
+        return count.pages >= self.min_share * since
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -118,10 +131,12 @@ class HostTemplate:
             "max_lines": self.max_lines,
             "max_pages": self.max_pages,
             "pages": self.pages,
+            "tick": self.tick,
             "lines": {f"{k:016x}": [c.pages, c.first, c.last] for k, c in self._counts.items()},
-            "seen": {
-                page: [f"{k:016x}" for k in sorted(keys)] for page, keys in self._seen.items()
-            },
+            "seen": [
+                [page, last, [f"{k:016x}" for k in sorted(keys)]]
+                for page, (last, keys) in self._seen.items()
+            ],
         }
 
     @classmethod
@@ -134,9 +149,12 @@ class HostTemplate:
             max_lines=data["max_lines"],
             max_pages=data["max_pages"],
             pages=data["pages"],
+            tick=data["tick"],
         )
         for key, (pages, first, last) in data["lines"].items():
             template._counts[int(key, 16)] = _Count(pages, first, last)
-        for page, keys in data["seen"].items():
-            template._seen[page] = {int(k, 16) for k in keys}
+        for page, last, keys in data["seen"]:
+            template._seen[page] = (last, {int(k, 16) for k in keys})
+            template._visits.append(last)
+        template._visits.sort()
         return template
