@@ -128,7 +128,7 @@ class Settings(BaseSettings):
 
     # --- revisits ------------------------------------------------------------------
     revisit_schedule: str = _setting(
-        "14400:900,86400:2700,172800:21600,604800:86400,2592000:604800",
+        "1800:600,14400:900,86400:2700,172800:14400,604800:129600,2592000:864000",
         "quiet:interval pairs in seconds: an article unchanged for up to `quiet` seconds "
         "(since first seen or its last real change) is checked every `interval` seconds",
     )

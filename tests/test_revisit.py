@@ -41,11 +41,12 @@ def shipped() -> RevisitPolicy:
 
 
 def test_default_settings_parse(shipped: RevisitPolicy) -> None:
-    # Issue 9: 15-minute checks for the first 4 quiet hours, 45 minutes to a day,
-    # then sparser, weekly to 30 days.
-    assert shipped.steps[0] == (timedelta(hours=4), timedelta(minutes=15))
-    assert shipped.steps[1] == (timedelta(days=1), timedelta(minutes=45))
-    assert shipped.steps[-1] == (timedelta(days=30), timedelta(days=7))
+    # Issue 9: 10-minute checks for the first quiet half hour, 15 minutes to 4 hours,
+    # 45 minutes to a day, then sparser, every 10 days to 30 days.
+    assert shipped.steps[0] == (timedelta(minutes=30), timedelta(minutes=10))
+    assert shipped.steps[1] == (timedelta(hours=4), timedelta(minutes=15))
+    assert shipped.steps[2] == (timedelta(days=1), timedelta(minutes=45))
+    assert shipped.steps[-1] == (timedelta(days=30), timedelta(days=10))
     assert shipped.max_age == timedelta(days=30)
     assert shipped.live_interval == timedelta(minutes=10)
     assert shipped.budget == HostBudget(0, timedelta(hours=1))
@@ -174,27 +175,27 @@ def _follow(policy: RevisitPolicy, changes: list[datetime] | None = None) -> lis
 
 def test_the_old_two_argument_call_still_works(shipped: RevisitPolicy) -> None:
     now = FIRST_SEEN + timedelta(minutes=5)
-    assert shipped.next_check_at(FIRST_SEEN, now) == now + timedelta(minutes=15)
+    assert shipped.next_check_at(FIRST_SEEN, now) == now + timedelta(minutes=10)
     assert shipped.next_check_at(FIRST_SEEN, now, last_changed=None, hints=None) == (
-        now + timedelta(minutes=15)
+        now + timedelta(minutes=10)
     )
 
 
 def test_shipped_schedule_stays_cheap_and_reaches_30_days(shipped: RevisitPolicy) -> None:
     checks = _follow(shipped)
-    # Quarter-hours to 4 h 15 m (17), every 45 minutes to a day (27), 6-hourly on day two
-    # (4), daily to day 7 (5), weekly to day 28 (3), a last look at day 30: the issue's
-    # budget is 70 requests per article over 30 days.
+    # Every 10 minutes to 40 m (4), quarter-hours to 4 h 10 m (14), every 45 minutes to a
+    # day (27), 4-hourly on day two (6), every 36 hours to day 7 (4), then every 10 days
+    # (2) and a last look at day 30: the issue's budget is 70 requests per article.
     assert checks[-1] == FIRST_SEEN + timedelta(days=30)
-    assert len(checks) == 17 + 27 + 4 + 5 + 3 + 1
+    assert len(checks) == 4 + 14 + 27 + 6 + 4 + 2 + 1
     assert len(checks) + 1 <= 70  # plus the first fetch
 
 
 def test_a_change_resets_the_tiers(shipped: RevisitPolicy) -> None:
     now = FIRST_SEEN + timedelta(days=3)
-    assert shipped.next_check_at(FIRST_SEEN, now) == now + timedelta(days=1)
+    assert shipped.next_check_at(FIRST_SEEN, now) == now + timedelta(hours=36)
     changed = shipped.next_check_at(FIRST_SEEN, now, last_changed=now)
-    assert changed == now + timedelta(minutes=15)
+    assert changed == now + timedelta(minutes=10)
     later = now + timedelta(hours=5)
     assert shipped.next_check_at(FIRST_SEEN, later, last_changed=now) == later + timedelta(
         minutes=45
@@ -206,7 +207,7 @@ def test_a_reset_article_is_checked_more_than_a_quiet_one(shipped: RevisitPolicy
     edited = _follow(shipped, [FIRST_SEEN + timedelta(days=2)])
     assert len(edited) > len(quiet)
     after_edit = [c for c in edited if c > FIRST_SEEN + timedelta(days=2)]
-    assert after_edit[1] - after_edit[0] == timedelta(minutes=15)
+    assert after_edit[1] - after_edit[0] == timedelta(minutes=10)
     # The reset never extends revisits past max_age.
     assert edited[-1] == FIRST_SEEN + timedelta(days=30)
 
@@ -219,16 +220,16 @@ def test_old_policy_ignored_last_changed_and_missed_late_edits(policy: RevisitPo
 def test_hints_pull_the_tiers_forward(shipped: RevisitPolicy) -> None:
     now = FIRST_SEEN + timedelta(days=3)
     for name in ("modified", "last_modified", "feed_updated", "sitemap_lastmod", "front_page"):
-        hints = RevisitHints(**{name: now - timedelta(minutes=30)})
+        hints = RevisitHints(**{name: now - timedelta(minutes=50)})
         assert shipped.next_check_at(FIRST_SEEN, now, hints=hints) == now + timedelta(
             minutes=15
         ), name
     stale = RevisitHints(modified=FIRST_SEEN)
-    assert shipped.next_check_at(FIRST_SEEN, now, hints=stale) == now + timedelta(days=1)
+    assert shipped.next_check_at(FIRST_SEEN, now, hints=stale) == now + timedelta(hours=36)
     # A hint from a clock ahead of ours counts as "now", not as the future.
     ahead = RevisitHints(modified=now + timedelta(days=5))
     assert ahead.latest(not_after=now) == now
-    assert shipped.next_check_at(FIRST_SEEN, now, hints=ahead) == now + timedelta(minutes=15)
+    assert shipped.next_check_at(FIRST_SEEN, now, hints=ahead) == now + timedelta(minutes=10)
     naive = RevisitHints(feed_updated=(now - timedelta(hours=1)).replace(tzinfo=None))
     assert naive.latest() == now - timedelta(hours=1)
     assert RevisitHints().latest() is None
@@ -236,7 +237,7 @@ def test_hints_pull_the_tiers_forward(shipped: RevisitPolicy) -> None:
 
 def test_a_hint_between_checks_pulls_the_check_forward(shipped: RevisitPolicy) -> None:
     last_checked = FIRST_SEEN + timedelta(days=3)
-    scheduled = last_checked + timedelta(days=1)
+    scheduled = last_checked + timedelta(hours=36)
     now = last_checked + timedelta(hours=2)
     fresh = now - timedelta(minutes=10)
     assert shipped.pull_forward(
@@ -267,7 +268,7 @@ def test_live_blogs_are_captured_at_most_once_per_interval(shipped: RevisitPolic
     now = FIRST_SEEN + timedelta(minutes=30)
     # A live blog changes at every check; it is still looked at once per live interval.
     assert shipped.next_check_at(FIRST_SEEN, now, last_changed=now, live=True) == now + timedelta(
-        minutes=15
+        minutes=10
     )
     fast = RevisitPolicy.from_settings(
         Settings.from_env({}, revisit_live_interval=1800, revisit_schedule="3600:300")
@@ -288,7 +289,7 @@ def test_live_blogs_are_captured_at_most_once_per_interval(shipped: RevisitPolic
 def test_revisits_go_on_past_30_days_when_configured() -> None:
     year = RevisitPolicy.from_settings(Settings.from_env({}, revisit_max_age=365 * 86400))
     day_90 = FIRST_SEEN + timedelta(days=90)
-    assert year.next_check_at(FIRST_SEEN, day_90) == day_90 + timedelta(days=7)
+    assert year.next_check_at(FIRST_SEEN, day_90) == day_90 + timedelta(days=10)
     assert year.next_check_at(FIRST_SEEN, FIRST_SEEN + timedelta(days=366)) is None
 
 
