@@ -33,6 +33,7 @@ FIGURES = (
     "search",
     "storage",
     "memory",
+    "edits",
 )
 SITE_FIGURES = {"server", "ingest", "distributed", "peers", "revisit"}
 
@@ -48,11 +49,15 @@ class Sizes:
     quality_limit: int | None
     search_repeats: int
     cache: bool
+    edits: int = 100
+    churn: int = 30
 
     @classmethod
     def for_run(cls, quick: bool, articles: int | None) -> Sizes:
         if quick:
-            return cls(articles or 30, (1_000, 5_000), 20, 500, 4, 2, cache=False)
+            return cls(
+                articles or 30, (1_000, 5_000), 20, 500, 4, 2, cache=False, edits=12, churn=15
+            )
         return cls(articles or 2_000, (10_000, 100_000), 200, 10_000, None, 3, cache=True)
 
 
@@ -304,6 +309,17 @@ def memory_figure(run: Run) -> None:
     )  # fmt: skip
 
 
+# --- figure 9: edit tracking ----------------------------------------------------------------
+
+
+def edits_figure(run: Run) -> None:
+    from bench import edits
+
+    table, details = edits.rows(run.sizes.edits, run.workdir, churn_articles=run.sizes.churn)
+    run.rows.extend(table)
+    run.extras["edits"] = details
+
+
 # --- the command -----------------------------------------------------------------------------
 
 
@@ -344,6 +360,7 @@ def run_benchmarks(
             ("search", "5 search", "ms", search_figure),
             ("storage", "6 storage", "KB", storage_figure),
             ("memory", "7 worker memory", "MB", memory_figure),
+            ("edits", "9 edit tracking", "", edits_figure),
         ):
             if name in selected:
                 run.attempt(name, figure, unit, lambda body=body: body(run))  # type: ignore[misc]
