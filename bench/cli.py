@@ -51,12 +51,14 @@ class Sizes:
     cache: bool
     edits: int = 100
     churn: int = 30
+    edits_replay: int = 3000
 
     @classmethod
     def for_run(cls, quick: bool, articles: int | None) -> Sizes:
         if quick:
             return cls(
-                articles or 30, (1_000, 5_000), 20, 500, 4, 2, cache=False, edits=12, churn=15
+                articles or 30, (1_000, 5_000), 20, 500, 4, 2, cache=False,
+                edits=12, churn=15, edits_replay=300,
             )
         return cls(articles or 2_000, (10_000, 100_000), 200, 10_000, None, 3, cache=True)
 
@@ -315,7 +317,10 @@ def memory_figure(run: Run) -> None:
 def edits_figure(run: Run) -> None:
     from bench import edits
 
-    table, details = edits.rows(run.sizes.edits, run.workdir, churn_articles=run.sizes.churn)
+    table, details = edits.rows(
+        run.sizes.edits, run.workdir, churn_articles=run.sizes.churn,
+        large_log=run.sizes.edits_replay,
+    )  # fmt: skip
     run.rows.extend(table)
     run.extras["edits"] = details
 

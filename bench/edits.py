@@ -595,7 +595,7 @@ def _noise_kinds(old: Page, new: Page) -> list[str]:
 
 
 def rows(
-    articles: int, workdir: Path, *, churn_articles: int = 30
+    articles: int, workdir: Path, *, churn_articles: int = 30, large_log: int = LARGE_LOG
 ) -> tuple[list[Any], dict[str, Any]]:
     """The issue's table as bench rows, and every figure behind it."""
     from bench.result import Row
@@ -606,13 +606,13 @@ def rows(
     news = peers["newsdiffs"]
     # The same rules on a log large enough for stable shares (the pipeline runs above
     # show it makes exactly the checks the pure replay makes, give or take a tick).
-    large = replay_peers(LARGE_LOG)
+    large = replay_peers(large_log)
     churn = run_churn(workdir, articles=churn_articles)
     details = {
         "wired": wired,
         "as_wired_today": today,
         "replayed": peers,
-        f"replayed_{LARGE_LOG}": large,
+        f"replayed_{large_log}": large,
         "churn": churn,
     }
 
@@ -622,14 +622,17 @@ def rows(
     def row(figure: str, key: str, unit: str, target: str, ok: Callable[[float], bool],
             scale: Callable[[float | None], float | None] = lambda v: v) -> Row:  # fmt: skip
         value, peer = scale(wired[key]), scale(news[key])
+        if value is None:
+            return Row(figure, None, unit, target=target,
+                       note="no such edits in this log: run with more articles")
         return Row(
             figure, value, unit, peer="NewsDiffs", peer_value=peer,
             ratio=None if not value or peer is None else value / peer, target=target,
             met=value is not None and ok(value),
             details={"as_wired_today": scale(today[key]),
                      "editions_before": scale(peers["editions_before"][key]),
-                     f"policy_replayed_{LARGE_LOG}": scale(large["policy"][key]),
-                     f"newsdiffs_replayed_{LARGE_LOG}": scale(large["newsdiffs"][key])},
+                     f"policy_replayed_{large_log}": scale(large["policy"][key]),
+                     f"newsdiffs_replayed_{large_log}": scale(large["newsdiffs"][key])},
         )  # fmt: skip
 
     table = [

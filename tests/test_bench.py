@@ -41,7 +41,7 @@ EXPECTED = {
 }
 
 
-def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _bench(*args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bench", *args],
         cwd=ROOT,
@@ -52,7 +52,8 @@ def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.mark.timeout(300)
+# Figure 9 (edit tracking) adds about 40 s to the quick run on a loaded 2-core machine.
+@pytest.mark.timeout(420)
 def test_quick_run_produces_every_figure(
     tmp_path: Path, corpus: Path, postgres_server_url: str, redis_url: str
 ) -> None:
