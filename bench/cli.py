@@ -35,6 +35,7 @@ FIGURES = (
     "storage",
     "memory",
     "web",
+    "edits",
 )
 SITE_FIGURES = {"server", "ingest", "distributed", "peers", "revisit"}
 # The peers some figures compare editions with: the [bench] extra (module -> package).
@@ -54,11 +55,17 @@ class Sizes:
     quality_limit: int | None
     search_repeats: int
     cache: bool
+    edits: int = 100
+    churn: int = 30
+    edits_replay: int = 3000
 
     @classmethod
     def for_run(cls, quick: bool, articles: int | None) -> Sizes:
         if quick:
-            return cls(articles or 30, (1_000, 5_000), 20, 500, 4, 2, cache=False)
+            return cls(
+                articles or 30, (1_000, 5_000), 20, 500, 4, 2, cache=False,
+                edits=12, churn=15, edits_replay=300,
+            )
         return cls(articles or 2_000, (10_000, 100_000), 200, 10_000, None, 3, cache=True)
 
 
@@ -336,6 +343,20 @@ def memory_figure(run: Run) -> None:
     )  # fmt: skip
 
 
+# --- figure 9: edit tracking ----------------------------------------------------------------
+
+
+def edits_figure(run: Run) -> None:
+    from bench import edits
+
+    table, details = edits.rows(
+        run.sizes.edits, run.workdir, churn_articles=run.sizes.churn,
+        large_log=run.sizes.edits_replay,
+    )  # fmt: skip
+    run.rows.extend(table)
+    run.extras["edits"] = details
+
+
 # --- the command -----------------------------------------------------------------------------
 
 
@@ -392,6 +413,7 @@ def run_benchmarks(
             ("storage", "6 storage", "KB", storage_figure),
             ("memory", "7 worker memory", "MB", memory_figure),
             ("web", "8 web pages", "ms", web_figure),
+            ("edits", "9 edit tracking", "", edits_figure),
         ):
             if name in selected:
                 run.attempt(name, figure, unit, lambda body=body: body(run))  # type: ignore[misc]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -23,11 +24,14 @@ __all__ = [
     "FIELDS",
     "KINDS",
     "MIN_EVERY",
+    "HostBudget",
     "Kind",
+    "RevisitHints",
     "RevisitPolicy",
     "Source",
     "build_source",
     "format_duration",
+    "may_capture_live",
     "parse_duration",
     "parse_schedule",
 ]
@@ -36,7 +40,7 @@ Kind = Literal["feed", "sitemap", "page"]
 KINDS: tuple[str, ...] = get_args(Kind)
 MIN_EVERY = timedelta(minutes=1)
 REQUIRED_FIELDS = ("name", "url", "kind", "every")
-OPTIONAL_FIELDS = ("allow", "deny")
+OPTIONAL_FIELDS = ("allow", "deny", "ignore")
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 
 def _field_error(field: str, message: str) -> SourcesError:
@@ -100,8 +104,14 @@ class Source:
     every: timedelta
     allow: str | None = None
     deny: str | None = None
+    # Regexes for text that never decides a version ("Updated \d+ minutes ago",
+    # "^Advertisement$"), matched against each folded paragraph of the article text.
+    ignore: tuple[str, ...] = ()
     _allow: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
     _deny: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _ignore: tuple[re.Pattern[str], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         problems = _value_problems(
@@ -118,6 +128,15 @@ class Source:
             raise SourcesError.collect(problems)
         object.__setattr__(self, "_allow", _compile("allow", self.allow))
         object.__setattr__(self, "_deny", _compile("deny", self.deny))
+        object.__setattr__(self, "ignore", _ignore_list(self.ignore))
+        object.__setattr__(
+            self, "_ignore", tuple(_compile("ignore", pattern) for pattern in self.ignore)
+        )
+
+    @property
+    def ignore_patterns(self) -> tuple[re.Pattern[str], ...]:
+        """The compiled ``ignore`` regexes, for ``worker.version.fingerprint(ignore=...)``."""
+        return self._ignore
 
     def matches(self, url: str) -> bool:
         """True if ``url`` passes this source's ``allow`` and ``deny`` patterns."""
@@ -135,6 +154,7 @@ class Source:
             "every": int(seconds) if seconds.is_integer() else seconds,
             "allow": self.allow,
             "deny": self.deny,
+            "ignore": list(self.ignore),
         }
 
     @classmethod
@@ -150,6 +170,26 @@ class Source:
             raise SourcesError.collect(
                 [SourcesError(p.reason, source=label, field=p.field) for p in exc.problems]
             ) from None
+
+
+def _ignore_list(value: Any) -> tuple[str, ...]:
+    """``ignore`` as a tuple of strings: a list of regexes, or one regex on its own."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list | tuple):
+        raise _field_error(
+            "ignore", f"expected a list of regex strings, got {type(value).__name__}"
+        )
+    for item in value:
+        if not isinstance(item, str):
+            raise _field_error(
+                "ignore", f"expected a list of regex strings, found {type(item).__name__}"
+            )
+        if not item:
+            raise _field_error("ignore", "an empty pattern would match everywhere")
+    return tuple(value)
 
 
 def format_duration(value: timedelta) -> str:
@@ -305,45 +345,203 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
+class RevisitHints:
+    """What the outside world says about an article's freshness, each an aware UTC moment.
+
+    ``modified``: the page's ``dateModified`` / ``article:modified_time``;
+    ``last_modified``: the HTTP ``Last-Modified`` header; ``feed_updated``: the feed
+    entry's ``updated``; ``sitemap_lastmod``: a news sitemap's ``lastmod``;
+    ``front_page``: when the article reappeared on a front page after being absent.
+    Any of them may be None; naive datetimes count as UTC.
+    """
+
+    modified: datetime | None = None
+    last_modified: datetime | None = None
+    feed_updated: datetime | None = None
+    sitemap_lastmod: datetime | None = None
+    front_page: datetime | None = None
+
+    def latest(self, *, not_after: datetime | None = None) -> datetime | None:
+        """The newest hint (none later than ``not_after``: a clock ahead of ours is clamped)."""
+        moments = [
+            _as_utc(m)
+            for m in (
+                self.modified,
+                self.last_modified,
+                self.feed_updated,
+                self.sitemap_lastmod,
+                self.front_page,
+            )
+            if m is not None
+        ]
+        if not moments:
+            return None
+        newest = max(moments)
+        if not_after is not None:
+            newest = min(newest, _as_utc(not_after))
+        return newest
+
+
+@dataclass(frozen=True)
+class HostBudget:
+    """At most ``limit`` revisits of one host in any ``window`` (``limit`` 0: no budget)."""
+
+    limit: int = 0
+    window: timedelta = timedelta(hours=1)
+
+    def __post_init__(self) -> None:
+        if self.limit < 0:
+            raise RevisitScheduleError(f"a host budget cannot be negative, not {self.limit}")
+        if self.window <= timedelta(0):
+            raise RevisitScheduleError(f"a host budget window must be positive, not {self.window}")
+
+    def left(self, recent: Iterable[datetime], now: datetime) -> int | None:
+        """Revisits the host may still have now, given the moments of its recent ones.
+
+        None when there is no budget at all (``limit`` 0).
+        """
+        if not self.limit:
+            return None
+        since = _as_utc(now) - self.window
+        used = sum(1 for moment in recent if _as_utc(moment) > since)
+        return max(self.limit - used, 0)
+
+    def allows(self, recent: Iterable[datetime], now: datetime) -> bool:
+        """Whether one more revisit of the host fits in the window ending ``now``."""
+        left = self.left(recent, now)
+        return left is None or left > 0
+
+    def next_slot(self, recent: Iterable[datetime], now: datetime) -> datetime:
+        """The first moment from ``now`` on at which one more revisit fits the budget."""
+        moments = sorted(_as_utc(m) for m in recent)
+        aware_now = _as_utc(now)
+        if not self.limit:
+            return aware_now
+        in_window = [m for m in moments if m > aware_now - self.window]
+        if len(in_window) < self.limit:
+            return aware_now
+        # The oldest request that must leave the window before one more fits.
+        return in_window[len(in_window) - self.limit] + self.window
+
+
+@dataclass(frozen=True)
 class RevisitPolicy:
-    """Steps of (age up to, interval between checks), and the age at which revisits stop."""
+    """When to look at an article again: decaying tiers counted from its last real change.
+
+    ``steps`` are (quiet for up to, interval between checks): an article that has not
+    changed for a short while is checked often, one quiet for days rarely; an edit
+    (``last_changed``) or a hint from the site (``RevisitHints``) starts the tiers again.
+    Revisits stop ``max_age`` after the article was first seen. A live blog is checked
+    at most once per ``live_interval``; a hint pulls a check forward to ``hint_delay``
+    from when it is seen.
+    """
 
     steps: tuple[tuple[timedelta, timedelta], ...]
     max_age: timedelta
+    live_interval: timedelta = timedelta(minutes=10)
+    hint_delay: timedelta = timedelta(minutes=1)
+    budget: HostBudget = field(default_factory=HostBudget)
 
     def __post_init__(self) -> None:
         if not self.steps:
             raise RevisitScheduleError("a revisit policy needs at least one step")
         if self.max_age <= timedelta(0):
             raise RevisitScheduleError(f"{MAX_AGE_VARIABLE} must be positive, not {self.max_age}")
+        if self.live_interval < timedelta(0) or self.hint_delay < timedelta(0):
+            raise RevisitScheduleError("the live-blog interval and hint delay cannot be negative")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RevisitPolicy:
-        """The policy given by the ``revisit_schedule`` and ``revisit_max_age`` settings."""
+        """The policy given by the ``revisit_*`` settings."""
         return cls(
             steps=parse_schedule(settings.revisit_schedule),
             max_age=timedelta(seconds=settings.revisit_max_age),
+            live_interval=timedelta(seconds=settings.revisit_live_interval),
+            hint_delay=timedelta(seconds=settings.revisit_hint_delay),
+            budget=HostBudget(
+                settings.revisit_host_budget,
+                timedelta(seconds=settings.revisit_host_window),
+            ),
         )
 
-    def interval_at(self, age: timedelta) -> timedelta | None:
-        """Time between checks for an article this old; None past ``max_age``."""
+    def interval_at(self, age: timedelta, *, live: bool = False) -> timedelta | None:
+        """Time between checks after ``age`` without a change; None past ``max_age``."""
         if age > self.max_age:
             return None
-        for age_limit, interval in self.steps:
+        interval = self.steps[-1][1]
+        for age_limit, step in self.steps:
             if age <= age_limit:
-                return interval
-        return self.steps[-1][1]
+                interval = step
+                break
+        return max(interval, self.live_interval) if live else interval
 
-    def next_check_at(self, first_seen: datetime, now: datetime) -> datetime | None:
-        """When to check an article first seen at ``first_seen`` again; None to stop."""
+    def next_check_at(
+        self,
+        first_seen: datetime,
+        now: datetime,
+        *,
+        last_changed: datetime | None = None,
+        hints: RevisitHints | None = None,
+        live: bool = False,
+    ) -> datetime | None:
+        """When to check an article again after a check at ``now``; None to stop.
+
+        The tiers count from the article's last sign of life: ``last_changed`` (the
+        last check that found a real change) or the newest of ``hints``, whichever is
+        later, else ``first_seen``. Revisits stop ``max_age`` after ``first_seen``,
+        with one last look exactly then so the final edits are not missed.
+        """
         aware_now = _as_utc(now)
+        seen = _as_utc(first_seen)
         # A first_seen in the future (clock skew) counts as "just seen".
-        age = max(aware_now - _as_utc(first_seen), timedelta(0))
-        interval = self.interval_at(age)
-        if interval is None:
+        age = max(aware_now - seen, timedelta(0))
+        if age > self.max_age:
             return None
+        anchor = seen
+        if last_changed is not None:
+            anchor = max(anchor, _as_utc(last_changed))
+        hinted = hints.latest(not_after=aware_now) if hints is not None else None
+        if hinted is not None:
+            anchor = max(anchor, hinted)
+        quiet = max(aware_now - anchor, timedelta(0))
+        interval = self.interval_at(min(quiet, self.max_age), live=live)
+        assert interval is not None  # quiet is capped at max_age
         deadline = now + (self.max_age - age)
         if now + interval <= deadline:
             return now + interval
-        # One last look exactly at max_age, so the final edits are not missed.
         return deadline if deadline > now else None
+
+    def pull_forward(
+        self,
+        scheduled: datetime | None,
+        *,
+        hint: datetime,
+        last_checked: datetime | None,
+        now: datetime,
+        first_seen: datetime | None = None,
+        live: bool = False,
+    ) -> datetime | None:
+        """The next check once a hint arrives between checks (a feed or sitemap poll).
+
+        A hint newer than ``last_checked`` says the page changed since we last looked:
+        the check moves to ``now + hint_delay`` unless it is due sooner. A live blog
+        still waits ``live_interval`` after its last check. An article past ``max_age``
+        (from ``first_seen``) or a hint no newer than the last check leaves
+        ``scheduled`` alone.
+        """
+        aware_now = _as_utc(now)
+        if last_checked is not None and _as_utc(hint) <= _as_utc(last_checked):
+            return scheduled
+        if first_seen is not None and aware_now - _as_utc(first_seen) > self.max_age:
+            return scheduled
+        soon = aware_now + self.hint_delay
+        if live and last_checked is not None:
+            soon = max(soon, _as_utc(last_checked) + self.live_interval)
+        if scheduled is None or soon < _as_utc(scheduled):
+            return soon
+        return scheduled
+
+
+def may_capture_live(last_capture: datetime | None, now: datetime, interval: timedelta) -> bool:
+    """Whether a live blog may get a new version now: at most one per ``interval``."""
+    return last_capture is None or _as_utc(now) - _as_utc(last_capture) >= interval

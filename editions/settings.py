@@ -135,11 +135,26 @@ class Settings(BaseSettings):
 
     # --- revisits ------------------------------------------------------------------
     revisit_schedule: str = _setting(
-        "3600:900,21600:1800,86400:3600,259200:21600,604800:86400",
-        "age:interval pairs in seconds: revisit soon after first sight, then less often",
+        "1800:600,14400:900,86400:2700,172800:14400,604800:129600,2592000:864000",
+        "quiet:interval pairs in seconds: an article unchanged for up to `quiet` seconds "
+        "(since first seen or its last real change) is checked every `interval` seconds",
     )
     revisit_max_age: float = _setting(
-        14 * 86400, "articles older than this (seconds since first seen) are not revisited"
+        30 * 86400, "articles older than this (seconds since first seen) are not revisited"
+    )
+    revisit_live_interval: float = _setting(
+        600.0, "a live blog (LiveBlogPosting) is captured at most once per this many seconds", ge=0
+    )
+    revisit_hint_delay: float = _setting(
+        60.0,
+        "seconds after a hint (feed updated, sitemap lastmod, dateModified) that a check is due",
+        ge=0,
+    )
+    revisit_host_budget: int = _setting(
+        0, "revisits of one host allowed per revisit_host_window (0: no budget)", ge=0
+    )
+    revisit_host_window: float = _setting(
+        3600.0, "seconds over which revisit_host_budget is counted", gt=0
     )
     revisit_batch: int = _setting(200, "due articles taken from the queue at a time", ge=1)
     revisit_tick: float = _setting(

@@ -9,6 +9,8 @@ A TOML file of ``[[source]]`` tables::
     every = "10m"            # 90s, 10m, 2h, 1d, 1h30m; at least 1m
     allow = "/news/"         # optional regex, searched in each discovered URL
     deny = "/live/"          # optional regex
+    ignore = ['Updated [0-9]+ minutes? ago', '^Advertisement$']
+                             # optional regexes: text that never makes a new version
 
 Every mistake is reported with the file, the line and the field, all of them at
 once, so a big file is fixed in one go. ``every`` has a floor of one minute: polling a site

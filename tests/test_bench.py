@@ -35,6 +35,11 @@ EXPECTED = {
     "6 storage per extra version": False,
     "7 worker peak RSS": False,
     "8 web page p95": False,
+    "9 requests per article": False,
+    "9 first-24h edits kept": False,
+    "9 latency, edits in first 4 h, mean": False,
+    "9 false versions, boilerplate-churn site": False,
+    "9 real edits caught": False,
 }
 
 

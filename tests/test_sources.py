@@ -480,3 +480,65 @@ def test_write_sources_is_atomic_and_keeps_the_mode(tmp_path):
     assert [s.name for s in load_sources(path)] == ["gazette", "harbour", "tide"]
     assert path.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # no temp file left
+# --- issue 9: per-source ignore rules ---------------------------------------------------
+
+IGNORING = _source(
+    'name = "a"',
+    'url = "https://e.example/a"',
+    'kind = "feed"',
+    'every = "10m"',
+    "ignore = ['Updated [0-9]+ minutes? ago', '^Advertisement$']",
+)
+
+
+def test_ignore_rules_are_parsed_and_compiled():
+    (source,) = parse_sources(IGNORING)
+    assert source.ignore == ("Updated [0-9]+ minutes? ago", "^Advertisement$")
+    assert [p.pattern for p in source.ignore_patterns] == list(source.ignore)
+    assert source.ignore_patterns[0].search("Updated 5 minutes ago")
+    # Without the field there are no rules, and the decision is untouched.
+    (plain,) = parse_sources(GOOD_A)
+    assert plain.ignore == () and plain.ignore_patterns == ()
+
+
+def test_ignore_rules_keep_real_edits_and_drop_noise():
+    from worker.version import fingerprint
+
+    (source,) = parse_sources(IGNORING)
+    text = "The council met.\n\nUpdated 5 minutes ago\n\nAdvertisement"
+    churned = "The council met.\n\nUpdated 2 minutes ago"
+    rules = source.ignore_patterns
+    assert fingerprint("T", None, text, ignore=rules) == fingerprint("T", None, churned, ignore=rules)
+    edited = churned.replace("met", "adjourned")
+    assert fingerprint("T", None, edited, ignore=rules) != fingerprint("T", None, text, ignore=rules)
+
+
+def test_ignore_round_trips_through_as_dict():
+    (source,) = parse_sources(IGNORING)
+    again = Source.from_dict(json.loads(json.dumps(source.as_dict())))
+    assert again == source and again.ignore_patterns[1].pattern == "^Advertisement$"
+    # A single regex on its own is one rule.
+    single = Source.from_dict({**source.as_dict(), "ignore": "^Advertisement$"})
+    assert single.ignore == ("^Advertisement$",)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("['(unclosed']", "not a valid regular expression"),
+        ("[7]", "expected a list of regex strings, found int"),
+        ("7", "expected a list of regex strings, got int"),
+        ("['']", "an empty pattern would match everywhere"),
+    ],
+)
+def test_bad_ignore_rules_name_the_line_and_field(tmp_path, value, words):
+    text = _source(
+        'name = "a"', 'url = "https://e.example/a"', 'kind = "feed"', 'every = "10m"',
+        f"ignore = {value}",
+    )  # fmt: skip
+    path = tmp_path / "sources.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SourcesError) as caught:
+        load_sources(path)
+    assert (caught.value.line, caught.value.field) == (6, "ignore")
+    assert words in str(caught.value)

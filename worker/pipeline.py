@@ -579,7 +579,14 @@ def _store_version(
         Ingest(
             target.id,
             _fetch_entry(job, result, target, capture_sha256=capture.sha256),
-            check=_check(pipe, target, job.now, result=result, body_sha=capture.sha256),
+            check=_check(
+                pipe,
+                target,
+                job.now,
+                result=result,
+                body_sha=capture.sha256,
+                changed=previous is None or previous.fingerprint != version.fingerprint,
+            ),
             capture=capture,
             version=version,
             aliases=aliases,
@@ -783,13 +790,20 @@ def _check(
     *,
     result: FetchResult | None = None,
     body_sha: str | None = None,
+    changed: bool = False,
 ) -> Check:
-    """A successful check of ``article``: plan the next one by the revisit policy."""
+    """A successful check of ``article``: plan the next one by the revisit policy.
+
+    The policy's tiers count from the last real change: now when this check found one
+    (``changed``), else the article's stored ``last_changed_at``."""
+    last_changed = now if changed else getattr(article, "last_changed_at", None)
     return Check(
         checked_at=now,
         ok=True,
         next_check_at=(
-            pipe.revisits.next_check_at(article.first_seen_at, now) if pipe.revisits else None
+            pipe.revisits.next_check_at(article.first_seen_at, now, last_changed=last_changed)
+            if pipe.revisits
+            else None
         ),
         etag=result.etag if result else None,
         last_modified=result.last_modified if result else None,

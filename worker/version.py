@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,10 +22,14 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ChangeSummary",
+    "decision_lines",
+    "decision_text",
     "fingerprint",
+    "fold_text",
     "normalize_text",
     "render_diff",
     "render_field_change",
+    "same_decision",
     "summarize_change",
     "text_sha256",
     "word_diff",
@@ -63,19 +68,139 @@ def _normalize(text: str) -> str:
     return _PARAGRAPH_BREAK.sub(PARAGRAPH_BREAK, text).strip()
 
 
+# --- the change decision -----------------------------------------------------------
+#
+# Stored text keeps every character the site sent; only the *decision* whether an
+# article changed looks at a folded form, so that typography a CMS rewrites on its own
+# (curly vs straight quotes, en vs em dashes, NBSP, soft hyphens, compatibility forms)
+# never makes a version.
+
+_QUOTES = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2035\u02bc\u02b9\u00b4`\uff07", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u2039\u203a", '"'),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"),
+        # Invisible characters NFKC leaves alone (zero-width, soft hyphen, word joiner,
+        # bidi marks) and the invisible operators some editors paste in.
+        **dict.fromkeys(
+            "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad"
+            "\u180e\u034f",
+            None,
+        ),
+    }
+)
+# A run of hyphens (an ASCII "--" for an em dash) and a spaced dash are one dash.
+_DASH_RUN = re.compile(r"-{2,}")
+# Guillemets come with (narrow, non-breaking) spaces inside them in French: "« mot »"
+# and "«mot»" are the same quotation, and both fold to '"mot"'.
+_GUILLEMET_SPACE = re.compile(r"(?<=[\u00ab\u2039])[^\S\n]+|[^\S\n]+(?=[\u00bb\u203a])")
+
+
+def fold_text(text: str | None) -> str:
+    """Normalised text with typographic noise folded away: for the change decision only.
+
+    NFKC (NBSP, ligatures, full-width forms, "…"), curly and angle quotes to straight
+    ones, every dash and minus to "-", soft hyphens and zero-width characters removed.
+    Never store this: the archive keeps what the site published.
+    """
+    if not text:
+        return ""
+    return _fold(text)
+
+
+@functools.lru_cache(maxsize=16)
+def _fold(text: str) -> str:
+    folded = _GUILLEMET_SPACE.sub("", text)
+    # Fold before and after NFKC: invisibles must go before composition ("co\u00adop"
+    # composes like "coop"), and NFKC itself can produce new dashes or quotes.
+    folded = unicodedata.normalize("NFKC", folded.translate(_QUOTES)).translate(_QUOTES)
+    return normalize_text(_DASH_RUN.sub("-", folded))
+
+
+def decision_lines(
+    text: str | None,
+    *,
+    title: str | None = None,
+    ignore: tuple[re.Pattern[str], ...] | list[re.Pattern[str]] = (),
+    boilerplate: Callable[[str], bool] | None = None,
+) -> list[str]:
+    """The folded paragraphs that decide whether the text changed.
+
+    ``ignore`` patterns (a source's ignore rules, written against folded text) are
+    cut out of each paragraph, and a paragraph left empty is dropped; a paragraph
+    equal to the headline is dropped (the headline never counts as body text, so a
+    template that moves it in or out of the body is no edit); ``boilerplate`` (a host
+    template's ``is_boilerplate``) drops paragraphs that recur across the host's pages.
+    """
+    headline = fold_text(title)
+    lines: list[str] = []
+    for line in fold_text(text).split("\n"):
+        for pattern in ignore:
+            line = pattern.sub("", line)
+        line = _HORIZONTAL_SPACE.sub(" ", line).strip()
+        if not line or (headline and line == headline):
+            continue
+        if boilerplate is not None and boilerplate(line):
+            continue
+        lines.append(line)
+    return lines
+
+
+def decision_text(
+    text: str | None,
+    *,
+    title: str | None = None,
+    ignore: tuple[re.Pattern[str], ...] | list[re.Pattern[str]] = (),
+    boilerplate: Callable[[str], bool] | None = None,
+) -> str:
+    """``decision_lines`` joined: equal decision texts mean "no new version"."""
+    lines = decision_lines(text, title=title, ignore=ignore, boilerplate=boilerplate)
+    return PARAGRAPH_BREAK.join(lines)
+
+
+def same_decision(
+    old: tuple[str | None, str | None, str | None],
+    new: tuple[str | None, str | None, str | None],
+    *,
+    ignore: tuple[re.Pattern[str], ...] | list[re.Pattern[str]] = (),
+    boilerplate: Callable[[str], bool] | None = None,
+) -> bool:
+    """Whether two (title, byline, text) versions are the same for the change decision.
+
+    The pipeline can call this with the stored previous version before storing a new
+    one: unlike comparing stored fingerprints, it also applies rules (ignore patterns,
+    a host template) that were learnt or configured after the old version was stored.
+    """
+    if fold_text(old[0]) != fold_text(new[0]) or fold_text(old[1]) != fold_text(new[1]):
+        return False
+    rules: dict[str, Any] = {"ignore": ignore, "boilerplate": boilerplate}
+    return decision_text(old[2], title=old[0], **rules) == decision_text(
+        new[2], title=new[0], **rules
+    )
+
+
 def text_sha256(text: str) -> str:
     """Hex sha256 of the normalised text."""
     return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
 
 
-def fingerprint(title: str | None, byline: str | None, text: str | None) -> str:
-    """Hex sha256 identifying one version's content (title, byline and text, normalised)."""
+def fingerprint(
+    title: str | None,
+    byline: str | None,
+    text: str | None,
+    *,
+    ignore: tuple[re.Pattern[str], ...] | list[re.Pattern[str]] = (),
+    boilerplate: Callable[[str], bool] | None = None,
+) -> str:
+    """Hex sha256 deciding whether content changed: title, byline and decision text.
+
+    Taken over the folded text (``fold_text``) with the headline, ``ignore`` matches
+    and ``boilerplate`` paragraphs left out, so only a real edit changes it.
+    """
     # A JSON array cannot be confused across field boundaries, unlike a separator
     # character that might also occur inside a field.
-    payload = json.dumps(
-        [normalize_text(title), normalize_text(byline), normalize_text(text)],
-        ensure_ascii=False,
-    )
+    body = decision_text(text, title=title, ignore=ignore, boilerplate=boilerplate)
+    payload = json.dumps([fold_text(title), fold_text(byline), body], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
