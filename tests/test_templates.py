@@ -90,3 +90,33 @@ def test_a_new_host_falls_back_and_the_learning_is_bounded_per_host(tmp_path):
     assert rows["klein.example"] == 2
     assert templates.counts("gross.example", [])[0] == 3
     engine.dispose()
+
+
+def test_two_workers_learning_one_host_at_once_neither_collide_nor_lose_a_count(database_url):
+    # Two first ingests of one host's articles at once (two Celery workers): the
+    # template learning is part of each ingest's write and must not fail either.
+    import threading
+
+    from storage.archive import Archive
+
+    with Archive(database_url) as archive:
+        templates = HostTemplates(archive.engine)
+        shared = {f"line-{i}" for i in range(40)}
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def learn() -> None:
+            start.wait()
+            try:
+                templates.learn("news.example", shared)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=learn) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        pages, seen = templates.counts("news.example", shared)
+        assert pages == 4 and set(seen.values()) == {4} and len(seen) == 40
