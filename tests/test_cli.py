@@ -277,6 +277,7 @@ def test_sources_add_and_remove(tmp_path):
         "every": 900,
         "allow": r"/news/\d+",
         "deny": None,
+        "ignore": [],
     }
     code, out, err = invoke("--sources", str(path), "sources", "remove", "tide")
     assert code == 0, err
