@@ -51,20 +51,21 @@ class HostTemplates:
 def learn_in(session: Session, host: str, fingerprints: Iterable[str]) -> None:
     """``HostTemplates.learn`` inside a caller's transaction (an ingest's one write).
 
-    One upsert per block, in a fixed order: two workers learning from two articles
-    of one host at once must neither collide on a new block nor deadlock.
+    One upsert of every block, in a fixed order: two workers learning from two
+    articles of one host at once must neither collide on a new block nor deadlock.
     """
     wanted = sorted(set(fingerprints) | {PAGES})
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = HostBlock.__table__  # type: ignore[attr-defined]
-    for fingerprint in wanted:
-        stmt = insert(table).values(host=host, fingerprint=fingerprint, pages=1)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["host", "fingerprint"], set_={"pages": table.c.pages + 1}
-            )
+    stmt = insert(table).values(
+        [{"host": host, "fingerprint": fingerprint, "pages": 1} for fingerprint in wanted]
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["host", "fingerprint"], set_={"pages": table.c.pages + 1}
         )
+    )
     session.flush()
     total = session.exec(
         select(sa.func.count()).select_from(HostBlock).where(HostBlock.host == host)
